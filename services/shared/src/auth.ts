@@ -1,0 +1,211 @@
+import { readFileSync } from 'node:fs';
+import * as grpc from '@grpc/grpc-js';
+import { createLocalJWKSet, importJWK, jwtVerify, SignJWT, errors as joseErrors, type JWK, type JSONWebKeySet, type KeyLike } from 'jose';
+import { AppError, permissionDenied, toServiceError, unauthenticated } from './errors';
+
+export type Role = 'student' | 'registrar' | 'service';
+const ROLES: ReadonlySet<string> = new Set(['student', 'registrar', 'service']);
+
+/** Who is calling, as proven by a verified token. */
+export interface Principal {
+  subject: string;
+  role: Role;
+  /** For students: their student id (the token subject). */
+  studentId?: string;
+  expiresAt: number;
+}
+
+export interface AuthSettings {
+  jwks: JSONWebKeySet;
+  issuer: string;
+  audience: string;
+}
+
+/** Reads the public key set the services trust. */
+export function readJwks(file: string): JSONWebKeySet {
+  try {
+    return JSON.parse(readFileSync(file, 'utf8')) as JSONWebKeySet;
+  } catch (err) {
+    throw new Error(`cannot read the JWT key set at ${file} (run \`npm start\` once to create dev keys, or set JWT_JWKS_FILE): ${(err as Error).message}`);
+  }
+}
+
+const MAX_CACHED_TOKENS = 50_000;
+
+/**
+ * Verifies bearer tokens (asymmetric signatures, issuer, audience, expiry) and
+ * remembers verified claims until the token expires, so the hot path pays for a
+ * signature check once per token rather than once per call.
+ */
+export class TokenVerifier {
+  private readonly keySet;
+  private readonly cache = new Map<string, Principal>();
+
+  constructor(private readonly settings: AuthSettings, private readonly now: () => number = Date.now) {
+    this.keySet = createLocalJWKSet(settings.jwks);
+  }
+
+  async verify(token: string): Promise<Principal> {
+    const cached = this.cache.get(token);
+    if (cached) {
+      if (cached.expiresAt * 1000 > this.now()) return cached;
+      this.cache.delete(token);
+      throw unauthenticated('TOKEN_EXPIRED', 'the token has expired');
+    }
+    let payload;
+    try {
+      ({ payload } = await jwtVerify(token, this.keySet, {
+        issuer: this.settings.issuer,
+        audience: this.settings.audience,
+        algorithms: ['ES256', 'EdDSA', 'RS256'],
+        currentDate: new Date(this.now()),
+      }));
+    } catch (err) {
+      if (err instanceof joseErrors.JWTExpired) throw unauthenticated('TOKEN_EXPIRED', 'the token has expired');
+      throw unauthenticated('TOKEN_INVALID', 'the token is not valid');
+    }
+    const role = payload.role;
+    if (typeof payload.sub !== 'string' || payload.sub === '' || typeof role !== 'string' || !ROLES.has(role)) {
+      throw unauthenticated('TOKEN_INVALID', 'the token lacks a subject or a known role');
+    }
+    if (typeof payload.exp !== 'number') throw unauthenticated('TOKEN_INVALID', 'the token has no expiry');
+    const principal: Principal = {
+      subject: payload.sub,
+      role: role as Role,
+      studentId: role === 'student' ? payload.sub : undefined,
+      expiresAt: payload.exp,
+    };
+    if (this.cache.size >= MAX_CACHED_TOKENS) this.cache.delete(this.cache.keys().next().value as string);
+    this.cache.set(token, principal);
+    return principal;
+  }
+
+  /** Verifies the `authorization: Bearer <jwt>` entry of call metadata. */
+  async verifyMetadata(metadata: grpc.Metadata): Promise<Principal> {
+    const header = metadata.get('authorization')[0];
+    if (typeof header !== 'string' || header === '') throw unauthenticated('TOKEN_MISSING', 'a bearer token is required');
+    const match = /^Bearer\s+(\S+)$/i.exec(header);
+    if (!match) throw unauthenticated('TOKEN_INVALID', 'authorization must be "Bearer <token>"');
+    return this.verify(match[1]);
+  }
+}
+
+const principals = new WeakMap<grpc.Metadata, Principal>();
+
+/**
+ * A grpc-js server interceptor that refuses calls without a valid token before
+ * any handler runs, and records the caller for {@link principalOf}. Paths in
+ * `open` (health, reflection) need no token.
+ */
+export function authInterceptor(verifier: TokenVerifier, open: (path: string) => boolean): grpc.ServerInterceptor {
+  return (methodDescriptor, call) => {
+    if (open(methodDescriptor.path)) return new grpc.ServerInterceptingCall(call);
+    const listener = new grpc.ServerListenerBuilder()
+      .withOnReceiveMetadata((metadata, next) => {
+        verifier.verifyMetadata(metadata).then(
+          (principal) => {
+            principals.set(metadata, principal);
+            next(metadata);
+          },
+          (err: unknown) => {
+            const e = toServiceError(err);
+            call.sendStatus({ code: e.code!, details: e.details!, metadata: e.metadata! });
+          },
+        );
+      })
+      .build();
+    return new grpc.ServerInterceptingCall(call, { start: (next) => next(listener) });
+  };
+}
+
+/** The verified caller of a call that passed {@link authInterceptor}. */
+export function principalOf(call: { metadata: grpc.Metadata }): Principal {
+  const p = principals.get(call.metadata);
+  if (!p) throw new AppError(grpc.status.UNAUTHENTICATED, 'TOKEN_MISSING', 'the call was not authenticated');
+  return p;
+}
+
+/** Throws PERMISSION_DENIED unless the caller has one of the roles. */
+export function requireRole(principal: Principal, ...roles: Role[]): void {
+  if (!roles.includes(principal.role)) {
+    throw permissionDenied(`this action needs the ${roles.join(' or ')} role`);
+  }
+}
+
+/** Throws PERMISSION_DENIED when a student asks about another student. Registrars and services pass. */
+export function requireSelfOrStaff(principal: Principal, studentId: string): void {
+  if (principal.role === 'student' && principal.studentId !== studentId) {
+    throw permissionDenied('students may only act for themselves');
+  }
+}
+
+/** Resolves an optional student id: empty means the calling student. */
+export function studentIdFor(principal: Principal, requested: string): string {
+  if (requested) {
+    requireSelfOrStaff(principal, requested);
+    return requested;
+  }
+  if (principal.role !== 'student') {
+    throw new AppError(grpc.status.INVALID_ARGUMENT, 'INVALID_ARGUMENT', 'student_id: is required for non-student callers', {}, [
+      { field: 'student_id', description: 'is required for non-student callers' },
+    ]);
+  }
+  return principal.studentId!;
+}
+
+/** Signs tokens with a private JWK (development keys, service identities, tests). */
+export class TokenSigner {
+  private constructor(private readonly key: KeyLike | Uint8Array, private readonly kid: string | undefined, private readonly alg: string, private readonly issuer: string, private readonly audience: string) {}
+
+  static async fromJwk(jwk: JWK, issuer: string, audience: string): Promise<TokenSigner> {
+    const alg = jwk.alg ?? 'ES256';
+    return new TokenSigner(await importJWK(jwk, alg), jwk.kid, alg, issuer, audience);
+  }
+
+  static async fromFile(file: string, issuer: string, audience: string): Promise<TokenSigner> {
+    let jwk: JWK;
+    try {
+      jwk = JSON.parse(readFileSync(file, 'utf8')) as JWK;
+    } catch (err) {
+      throw new Error(`cannot read the JWT signing key at ${file} (run \`npm start\` once to create dev keys, or set JWT_PRIVATE_KEY_FILE): ${(err as Error).message}`);
+    }
+    return TokenSigner.fromJwk(jwk, issuer, audience);
+  }
+
+  /** Signs a token for a subject and role, valid for `ttlSeconds`. */
+  sign(subject: string, role: Role, ttlSeconds = 3600): Promise<string> {
+    return new SignJWT({ role })
+      .setProtectedHeader({ alg: this.alg, kid: this.kid })
+      .setSubject(subject)
+      .setIssuer(this.issuer)
+      .setAudience(this.audience)
+      .setIssuedAt()
+      .setExpirationTime(Math.floor(Date.now() / 1000) + ttlSeconds)
+      .sign(this.key);
+  }
+}
+
+/**
+ * Call credentials that attach a service token, renewed before it expires.
+ * Used by one service to call another.
+ */
+export function serviceCallCredentials(signer: TokenSigner, subject: string): grpc.CallCredentials {
+  let token: string | undefined;
+  let renewAt = 0;
+  return grpc.credentials.createFromMetadataGenerator((_params, callback) => {
+    const now = Date.now();
+    const ready = token && now < renewAt ? Promise.resolve(token) : signer.sign(subject, 'service', 900).then((t) => {
+      token = t;
+      renewAt = now + 600_000;
+      return t;
+    });
+    ready.then(
+      (t) => {
+        const md = new grpc.Metadata();
+        md.set('authorization', `Bearer ${t}`);
+        callback(null, md);
+      },
+      (err: Error) => callback(err),
+    );
+  });
+}
