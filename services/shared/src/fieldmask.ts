@@ -1,0 +1,14 @@
+import { invalidArgument } from './errors';
+
+/**
+ * Resolves an update mask against the fields a resource lets callers change.
+ * An empty mask means all of them; an unknown path is INVALID_ARGUMENT.
+ */
+export function resolveUpdateMask<F extends string>(paths: string[] | undefined, mutable: readonly F[]): Set<F> {
+  if (!paths || paths.length === 0) return new Set(mutable);
+  const bad = paths.filter((p) => !(mutable as readonly string[]).includes(p));
+  if (bad.length > 0) {
+    throw invalidArgument(bad.map((p) => ({ field: 'update_mask', description: `"${p}" cannot be updated; allowed: ${mutable.join(', ')}` })));
+  }
+  return new Set(paths as F[]);
+}
