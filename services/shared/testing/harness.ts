@@ -7,6 +7,7 @@ import { exportJWK, generateKeyPair } from 'jose';
 import Redis from 'ioredis';
 import { TokenSigner, type Role } from '../src/auth';
 import { dropDatabase } from '../src/db';
+import { decodeServiceError, type DecodedError } from '../src/errors';
 
 const PG = process.env.TEST_DATABASE_ADMIN_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 const REDIS = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379/0';
@@ -93,11 +94,10 @@ export function rpc<Res>(invoke: (cb: (err: grpc.ServiceError | null, res: Res) 
 }
 
 /** Awaits a call that must fail, and returns its decoded error. */
-export async function rpcError(promise: Promise<unknown>): Promise<import('../src/errors').DecodedError> {
+export async function rpcError(promise: Promise<unknown>): Promise<DecodedError> {
   try {
     await promise;
   } catch (err) {
-    const { decodeServiceError } = await import('../src/errors');
     return decodeServiceError(err as grpc.ServiceError);
   }
   throw new Error('expected the call to fail, but it succeeded');
