@@ -1,6 +1,12 @@
 import { z } from 'zod';
 import { invalidArgument, type FieldViolation } from './errors';
 
+// Missing fields read "is required" everywhere, in the API's own words.
+z.setErrorMap((issue, ctx) => {
+  if (issue.code === z.ZodIssueCode.invalid_type && issue.received === 'undefined') return { message: 'is required' };
+  return { message: ctx.defaultError };
+});
+
 const snake = (s: string) => s.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
 
 /** Converts a zod issue path (camelCase, as in generated types) to a proto field path. */

@@ -93,6 +93,29 @@ export function rpc<Res>(invoke: (cb: (err: grpc.ServiceError | null, res: Res) 
   });
 }
 
+type UnaryMethod<Req, Res> = (req: Req, md: grpc.Metadata, opts: Partial<grpc.CallOptions>, cb: (err: grpc.ServiceError | null, res: Res) => void) => grpc.ClientUnaryCall;
+
+/** A generated client's unary methods as promise-returning functions of (request, metadata). */
+export type PromiseClient<C> = {
+  [K in keyof C]: C[K] extends UnaryMethod<infer Req, infer Res> ? (req: Req, md: grpc.Metadata) => Promise<Res> : never;
+};
+
+/**
+ * Wraps a generated grpc-js client so tests can `await api.getTerm({ code }, md)`.
+ */
+export function promiseClient<C extends grpc.Client>(client: C): PromiseClient<C> {
+  return new Proxy(client, {
+    get(target, prop) {
+      const fn = (target as unknown as Record<string | symbol, unknown>)[prop];
+      if (typeof fn !== 'function') return fn;
+      return (req: unknown, md: grpc.Metadata) =>
+        new Promise((resolve, reject) => {
+          (fn as (...a: unknown[]) => unknown).call(target, req, md, (err: unknown, res: unknown) => (err ? reject(err) : resolve(res)));
+        });
+    },
+  }) as unknown as PromiseClient<C>;
+}
+
 /** Awaits a call that must fail, and returns its decoded error. */
 export async function rpcError(promise: Promise<unknown>): Promise<DecodedError> {
   try {

@@ -51,7 +51,7 @@ export const courseSchema = z
     corequisiteCodes: z.array(courseCode()).max(10, 'must have at most 10 entries'),
   })
   .superRefine((c, ctx) => {
-    if (c.code.split(' ')[0] !== c.department) ctx.addIssue({ code: 'custom', path: ['department'], message: 'must match the prefix of code' });
+    if (courseCode().safeParse(c.code).success && c.code.split(' ')[0] !== c.department) ctx.addIssue({ code: 'custom', path: ['department'], message: 'must match the prefix of code' });
     const shape = prerequisiteShape(c.prerequisite);
     if (shape.depth > MAX_PREREQUISITE_DEPTH) ctx.addIssue({ code: 'custom', path: ['prerequisite'], message: `must nest at most ${MAX_PREREQUISITE_DEPTH} levels` });
     if (shape.codes.length > MAX_PREREQUISITE_COURSES) ctx.addIssue({ code: 'custom', path: ['prerequisite'], message: `must name at most ${MAX_PREREQUISITE_COURSES} courses` });

@@ -22,6 +22,8 @@ export function daysOf(mask: number): DayOfWeek[] {
   return out;
 }
 
+const CLOCK = /^([01]\d|2[0-3]):[0-5]\d$/;
+
 const meetingSchema = z
   .object({
     days: z
@@ -32,7 +34,7 @@ const meetingSchema = z
     endTime: rules.clockTime(),
     room: rules.optionalText(50),
   })
-  .refine((m) => !/^\d/.test(m.startTime) || !/^\d/.test(m.endTime) || minutesOf(m.endTime) > minutesOf(m.startTime), {
+  .refine((m) => !CLOCK.test(m.startTime) || !CLOCK.test(m.endTime) || minutesOf(m.endTime) > minutesOf(m.startTime), {
     path: ['endTime'],
     message: 'must be after start_time',
   });
