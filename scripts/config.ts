@@ -1,0 +1,10 @@
+import { address, loadConfig, port } from '../services/shared/src/config';
+
+/** Settings of the local launcher and tools, read once (same names the services use). */
+export const launcherConfig = loadConfig({
+  COURSE_GRPC_ADDR: address('127.0.0.1:50051'),
+  COURSE_METRICS_PORT: port(9451),
+  STUDENT_GRPC_ADDR: address('127.0.0.1:50052'),
+  STUDENT_METRICS_PORT: port(9452),
+  SEED_STUDENTS: port(5000),
+});

@@ -1,0 +1,118 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { join } from 'node:path';
+import * as grpc from '@grpc/grpc-js';
+import { service as healthService } from 'grpc-health-check';
+import { TokenSigner } from '../services/shared/src/auth';
+import { checkDependencies, DependencyError } from '../services/shared/src/dependencies';
+import { ensureDevKeys } from '../services/shared/src/devkeys';
+import { launcherConfig as config } from './config';
+import { seed } from './seed/run';
+
+/**
+ * `npm start`: checks PostgreSQL, Redis and RabbitMQ, creates dev keys, migrates
+ * and seeds an empty database, starts every service as its own process, waits
+ * until each reports SERVING, and prints where to reach them.
+ */
+interface Proc {
+  name: string;
+  entry: string;
+  addr: string;
+  metricsPort: number;
+  grpcService: string;
+}
+
+const ROOT = join(__dirname, '..');
+const PROCS: Proc[] = [
+  { name: 'course', entry: 'services/course/src/main.ts', addr: config.COURSE_GRPC_ADDR, metricsPort: config.COURSE_METRICS_PORT, grpcService: 'coursereg.course.v1.CourseService' },
+  { name: 'student', entry: 'services/student/src/main.ts', addr: config.STUDENT_GRPC_ADDR, metricsPort: config.STUDENT_METRICS_PORT, grpcService: 'coursereg.student.v1.StudentService' },
+];
+
+const HealthClient = grpc.makeClientConstructor(healthService, 'grpc.health.v1.Health');
+
+function healthy(addr: string, service: string): Promise<boolean> {
+  const client = new HealthClient(addr, grpc.credentials.createInsecure()) as unknown as grpc.Client & {
+    check(req: { service: string }, opts: grpc.CallOptions, cb: (err: grpc.ServiceError | null, res: { status: string }) => void): void;
+  };
+  return new Promise((resolve) => {
+    client.check({ service }, { deadline: Date.now() + 1000 }, (err, res) => {
+      client.close();
+      resolve(!err && res.status === 'SERVING');
+    });
+  });
+}
+
+async function waitHealthy(p: Proc, child: ChildProcess, timeoutMs: number): Promise<void> {
+  const until = Date.now() + timeoutMs;
+  while (Date.now() < until) {
+    if (child.exitCode !== null) throw new Error(`${p.name} service exited with code ${child.exitCode} while starting (see its log above)`);
+    if (await healthy(p.addr, p.grpcService)) return;
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  throw new Error(`${p.name} service did not become healthy at ${p.addr} within ${timeoutMs / 1000}s`);
+}
+
+async function main(): Promise<void> {
+  await checkDependencies({ database: config.DATABASE_URL, redis: config.REDIS_URL, amqp: config.AMQP_URL });
+  if (await ensureDevKeys(config.JWT_JWKS_FILE, config.JWT_PRIVATE_KEY_FILE)) {
+    console.log(`created a development key pair in ${config.JWT_JWKS_FILE} and ${config.JWT_PRIVATE_KEY_FILE}`);
+  }
+  const seeded = await seed({ databaseUrl: config.DATABASE_URL, redisUrl: config.REDIS_URL, keyPrefix: config.REDIS_KEY_PREFIX, students: config.SEED_STUDENTS, onlyIfEmpty: true });
+  if (seeded) console.log(`loaded demo data: term ${seeded.term.code}, ${seeded.courses.length} courses, ${seeded.sections.length} sections, ${seeded.students.length} students`);
+
+  const children: ChildProcess[] = [];
+  let stopping = false;
+  const stopAll = (signal: NodeJS.Signals) => {
+    if (stopping) return;
+    stopping = true;
+    for (const c of children) if (c.exitCode === null) c.kill(signal);
+  };
+  process.on('SIGINT', () => stopAll('SIGINT'));
+  process.on('SIGTERM', () => stopAll('SIGTERM'));
+
+  const env = { ...process.env, COURSE_SERVICE_ADDR: config.COURSE_GRPC_ADDR };
+  for (const p of PROCS) {
+    const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, p.entry)], { cwd: ROOT, env, stdio: ['ignore', 'inherit', 'inherit'] });
+    children.push(child);
+    child.on('exit', (code, signal) => {
+      if (!stopping) {
+        console.error(`${p.name} service stopped unexpectedly (${signal ?? `exit code ${code}`}); stopping the rest`);
+        stopAll('SIGTERM');
+        process.exitCode = 1;
+      }
+    });
+  }
+  try {
+    await Promise.all(PROCS.map((p, i) => waitHealthy(p, children[i], 60_000)));
+  } catch (err) {
+    stopAll('SIGTERM');
+    throw err;
+  }
+
+  const signer = await TokenSigner.fromFile(config.JWT_PRIVATE_KEY_FILE, config.JWT_ISSUER, config.JWT_AUDIENCE);
+  const studentToken = await signer.sign('S0001', 'student', 8 * 3600);
+  const registrarToken = await signer.sign('registrar-dev', 'registrar', 8 * 3600);
+  const lines = [
+    '',
+    'coursereg is running:',
+    ...PROCS.map((p) => `  ${p.name.padEnd(8)} gRPC ${p.addr}   metrics http://127.0.0.1:${p.metricsPort}/metrics`),
+    '',
+    'Sample tokens (8 hours; more with `npm run token -- --role student --student S0002`):',
+    `  student S0001:  ${studentToken}`,
+    `  registrar:      ${registrarToken}`,
+    '',
+    'Try it with any gRPC client through server reflection, e.g.:',
+    `  grpcurl -plaintext -H "authorization: Bearer $TOKEN" -d '{"page_size": 5}' ${config.COURSE_GRPC_ADDR} coursereg.course.v1.CourseService/ListCourses`,
+    '',
+    'Press Ctrl+C to stop.',
+  ];
+  console.log(lines.join('\n'));
+}
+
+main().catch((err: unknown) => {
+  if (err instanceof DependencyError) {
+    console.error(`coursereg cannot start:\n${err.message}`);
+  } else {
+    console.error(`coursereg failed to start: ${(err as Error).message}`);
+  }
+  process.exit(1);
+});
