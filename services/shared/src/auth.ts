@@ -185,27 +185,32 @@ export class TokenSigner {
   }
 }
 
+const TOKEN_TTL_SECONDS = 900;
+const RENEW_AFTER_MS = 600_000;
+
 /**
- * Call credentials that attach a service token, renewed before it expires.
- * Used by one service to call another.
+ * Bearer metadata for calls to other services, signed as a service identity and
+ * renewed well before it expires. Per-call metadata rather than call credentials,
+ * because grpc-js refuses call credentials on insecure channels.
+ *
+ * @example
+ *   const auth = serviceAuth(signer, 'registration-service');
+ *   client.getTerm({ code }, await auth(), cb);
  */
-export function serviceCallCredentials(signer: TokenSigner, subject: string): grpc.CallCredentials {
-  let token: string | undefined;
+export function serviceAuth(signer: TokenSigner, subject: string, now: () => number = Date.now): () => Promise<grpc.Metadata> {
+  let current: Promise<string> | undefined;
   let renewAt = 0;
-  return grpc.credentials.createFromMetadataGenerator((_params, callback) => {
-    const now = Date.now();
-    const ready = token && now < renewAt ? Promise.resolve(token) : signer.sign(subject, 'service', 900).then((t) => {
-      token = t;
-      renewAt = now + 600_000;
-      return t;
-    });
-    ready.then(
-      (t) => {
-        const md = new grpc.Metadata();
-        md.set('authorization', `Bearer ${t}`);
-        callback(null, md);
-      },
-      (err: Error) => callback(err),
-    );
-  });
+  return async () => {
+    if (!current || now() >= renewAt) {
+      renewAt = now() + RENEW_AFTER_MS;
+      const signing = signer.sign(subject, 'service', TOKEN_TTL_SECONDS);
+      current = signing;
+      signing.catch(() => {
+        if (current === signing) current = undefined;
+      });
+    }
+    const md = new grpc.Metadata();
+    md.set('authorization', `Bearer ${await current}`);
+    return md;
+  };
 }

@@ -54,6 +54,10 @@ export const rules = {
   uuid: () => z.string().uuid('must be a UUID'),
   /** A page size: 0 (default) up to max. */
   pageSize: (max = 500) => z.number().int().min(0, 'must not be negative').max(max, `must be at most ${max}`),
+  /** A course code: department and number, e.g. "CS 101". */
+  courseCode: () => z.string().regex(/^[A-Z]{2,8} [0-9]{3,4}[A-Z]?$/, 'must be a department and number such as "CS 101"'),
+  /** A term code, e.g. "2027SP". */
+  termCode: () => z.string().regex(/^[A-Z0-9]{2,16}$/, 'must be 2 to 16 upper-case letters or digits'),
   /** A caller's idempotency key. */
   requestId: (max = 64) => z.string().min(1, 'is required').max(max, `must have at most ${max} characters`).regex(/^[A-Za-z0-9._:-]+$/, 'may contain only letters, digits and . _ : -'),
 };

@@ -1,10 +1,9 @@
 import * as grpc from '@grpc/grpc-js';
 import { CourseServiceClient } from '../../../gen/coursereg/course/v1/course_service';
-import { TokenSigner } from '../../shared/src/auth';
+import { TokenSigner, serviceAuth } from '../../shared/src/auth';
 import { startService } from '../../shared/src/bootstrap';
 import { onShutdownSignal } from '../../shared/src/lifecycle';
 import { createCatalog } from './catalog/catalog.client';
-import { serviceAuth } from './catalog/service-token';
 import { readStudentConfig } from './config';
 import type { StudentDatabase } from './db';
 import { studentMigrations } from './migrations';

@@ -9,7 +9,7 @@ export const COURSE_MUTABLE = ['title', 'description', 'credits', 'prerequisite'
 export const MAX_PREREQUISITE_DEPTH = 4;
 export const MAX_PREREQUISITE_COURSES = 32;
 
-export const courseCode = () => z.string().regex(/^[A-Z]{2,8} [0-9]{3,4}[A-Z]?$/, 'must be a department and number such as "CS 101"');
+export const courseCode = rules.courseCode;
 export const departmentCode = () => z.string().regex(/^[A-Z]{2,8}$/, 'must be 2 to 8 upper-case letters');
 
 /** Stored form of a prerequisite expression (JSONB). */

@@ -7,7 +7,7 @@ import type { TermRow, TermValues } from './terms.repository';
 export const termStatus = enumCodec<typeof TermStatus, TermRow['status']>(TermStatus, 'TERM_STATUS_');
 export const TERM_MUTABLE = ['name', 'start_date', 'end_date', 'registration_opens_time', 'add_drop_deadline_time', 'status'] as const;
 
-export const termCode = () => z.string().regex(/^[A-Z0-9]{2,16}$/, 'must be 2 to 16 upper-case letters or digits');
+export const termCode = rules.termCode;
 
 const termFields = z.object({
   code: termCode(),

@@ -5,7 +5,6 @@ import { principalOf, requireSelfOrStaff } from '../../../shared/src/auth';
 import { permissionDenied } from '../../../shared/src/errors';
 import { unary } from '../../../shared/src/server';
 import { rules, validate } from '../../../shared/src/validation';
-import { courseCode } from '../catalog/codes';
 import type { StudentDeps } from '../deps';
 import { activeHoldsOfMany } from '../holds/holds.repository';
 import { holdKind } from '../holds/holds.service';
@@ -15,6 +14,8 @@ import { findStudents } from '../students/students.repository';
 import { studentId } from '../students/students.service';
 import { windowsOfMany } from '../windows/windows.repository';
 import { checkEligibility, type StudentFacts } from './eligibility.service';
+
+const courseCode = rules.courseCode;
 
 type EligibilityHandlers = Pick<StudentServiceServer, 'checkEligibility'>;
 

@@ -6,12 +6,14 @@ import { isForeignKeyViolation } from '../../../shared/src/db';
 import { failedPrecondition } from '../../../shared/src/errors';
 import { unary } from '../../../shared/src/server';
 import { rules, validate } from '../../../shared/src/validation';
-import { courseCode, termCode } from '../catalog/codes';
 import type { StudentDeps } from '../deps';
 import { studentExists } from '../students/students.repository';
 import { studentId, studentNotFound } from '../students/students.service';
 import * as repo from './records.repository';
 import { completedFromRow, creditsEarned, grade, totalCredits } from './records.service';
+
+const courseCode = rules.courseCode;
+const termCode = rules.termCode;
 
 type RecordHandlers = Pick<StudentServiceServer, 'recordCompletedCourse' | 'getAcademicRecord'>;
 

@@ -4,13 +4,14 @@ import { principalOf, requireRole, requireSelfOrStaff } from '../../../shared/sr
 import { isForeignKeyViolation } from '../../../shared/src/db';
 import { notFound } from '../../../shared/src/errors';
 import { unary } from '../../../shared/src/server';
-import { validate } from '../../../shared/src/validation';
-import { termCode } from '../catalog/codes';
+import { validate, rules } from '../../../shared/src/validation';
 import type { StudentDeps } from '../deps';
 import { studentExists } from '../students/students.repository';
 import { studentId, studentNotFound } from '../students/students.service';
 import * as repo from './windows.repository';
 import { windowFromRow } from './windows.service';
+
+const termCode = rules.termCode;
 
 type WindowHandlers = Pick<StudentServiceServer, 'setRegistrationWindow' | 'listRegistrationWindows'>;
 
