@@ -2,7 +2,7 @@ import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
 import { ReflectionService } from '@grpc/reflection';
-import { HealthImplementation } from 'grpc-health-check';
+import { HealthImplementation, protoPath as healthProtoPath } from 'grpc-health-check';
 import { authInterceptor, type TokenVerifier } from './auth';
 import { AppError, toServiceError } from './errors';
 import type { Logger } from './logger';
@@ -48,7 +48,7 @@ export async function startGrpcServer(opts: {
   const health = new HealthImplementation({ '': 'NOT_SERVING' });
   health.addToServer(server);
   const pkg = protoLoader.loadSync(
-    opts.services.map((s) => s.protoFile),
+    [...opts.services.map((s) => s.protoFile), healthProtoPath],
     { includeDirs: [PROTO_ROOT], keepCase: true, longs: String, enums: String, defaults: true, oneofs: true },
   );
   new ReflectionService(pkg).addToServer(server);
