@@ -9,6 +9,9 @@ pg.types.setTypeParser(20, (v: string) => Number(v));
 /** A Kysely instance over a pg Pool. Close it with `db.destroy()`. */
 export function createDb<DB>(url: string, poolSize: number): { db: Kysely<DB>; pool: pg.Pool } {
   const pool = new pg.Pool({ connectionString: url, max: poolSize });
+  // An idle connection that the server closes (restart, failover) is dropped by
+  // the pool; without a listener the event would crash the process.
+  pool.on('error', () => undefined);
   return { db: new Kysely<DB>({ dialect: new PostgresDialect({ pool }) }), pool };
 }
 

@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -124,4 +125,19 @@ export async function rpcError(promise: Promise<unknown>): Promise<DecodedError>
     return decodeServiceError(err as grpc.ServiceError);
   }
   throw new Error('expected the call to fail, but it succeeded');
+}
+
+/**
+ * Creates a RabbitMQ vhost of its own for a test run (with rabbitmqctl, as the
+ * local broker's administrator) and returns its AMQP URL and a remover.
+ */
+export function createTestVhost(name: string): { amqpUrl: string; remove(): void } {
+  const vhost = `coursereg_test_${name}_${process.pid}_${randomBytes(3).toString('hex')}`;
+  execFileSync('rabbitmqctl', ['-q', 'add_vhost', vhost]);
+  execFileSync('rabbitmqctl', ['-q', 'set_permissions', '-p', vhost, 'guest', '.*', '.*', '.*']);
+  const base = process.env.TEST_AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672';
+  return {
+    amqpUrl: `${base}/${encodeURIComponent(vhost)}`,
+    remove: () => execFileSync('rabbitmqctl', ['-q', 'delete_vhost', vhost]),
+  };
 }
