@@ -12,3 +12,19 @@ export function resolveUpdateMask<F extends string>(paths: string[] | undefined,
   }
   return new Set(paths as F[]);
 }
+
+/**
+ * Copies the masked fields (proto paths such as "waitlist_capacity") from `patch`
+ * onto `current`, leaving every other field as stored.
+ *
+ * @example
+ *   const merged = mergeMasked(stored, request.section, resolveUpdateMask(request.updateMask, SECTION_MUTABLE));
+ */
+export function mergeMasked<T extends object>(current: T, patch: T, mask: Set<string>): T {
+  const out = { ...current };
+  for (const path of mask) {
+    const key = path.replace(/_([a-z])/g, (_m, c: string) => c.toUpperCase()) as keyof T;
+    out[key] = patch[key];
+  }
+  return out;
+}

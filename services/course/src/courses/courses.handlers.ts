@@ -5,14 +5,14 @@ import { principalOf, requireRole } from '../../../shared/src/auth';
 import { isForeignKeyViolation, isUniqueViolation } from '../../../shared/src/db';
 import { etags } from '../../../shared/src/enums';
 import { aborted, alreadyExists, failedPrecondition, notFound } from '../../../shared/src/errors';
-import { resolveUpdateMask } from '../../../shared/src/fieldmask';
+import { mergeMasked, resolveUpdateMask } from '../../../shared/src/fieldmask';
 import { decodePageToken, encodePageToken, pageSizeOf } from '../../../shared/src/pagination';
 import { unary } from '../../../shared/src/server';
 import { rules, validate } from '../../../shared/src/validation';
 import type { CourseDb } from '../db';
 import type { CatalogDeps } from '../deps';
 import * as repo from './courses.repository';
-import { COURSE_MUTABLE, courseCode, courseFromRow, courseSchema, courseToValues, departmentCode, mergeCourse, prerequisiteShape, type ValidCourse } from './courses.service';
+import { COURSE_MUTABLE, courseCode, courseFromRow, courseSchema, courseToValues, departmentCode, prerequisiteShape, type ValidCourse } from './courses.service';
 
 type CourseHandlers = Pick<CourseServiceServer, 'createCourse' | 'getCourse' | 'batchGetCourses' | 'listCourses' | 'updateCourse' | 'deleteCourse'>;
 
@@ -95,7 +95,7 @@ export function courseHandlers({ db, cache, log }: CatalogDeps): CourseHandlers 
       const mask = resolveUpdateMask(call.request.updateMask, COURSE_MUTABLE);
       const version = etags.require(patch.etag, 'course.etag');
       const current = await loadCourse(patch.code);
-      const merged = validate(z.object({ course: courseSchema }), { course: mergeCourse(current, call.request.course!, mask) }).course;
+      const merged = validate(z.object({ course: courseSchema }), { course: mergeMasked(current, call.request.course!, mask) }).course;
       await db.transaction().execute(async (trx) => {
         const { code, department, ...values } = courseToValues(merged);
         if (!(await repo.updateCourseIfVersion(trx, code, version, values))) {

@@ -107,13 +107,3 @@ export function courseFromRow(r: CourseRow): Course {
   };
 }
 
-export function mergeCourse(current: Course, patch: Course, mask: Set<(typeof COURSE_MUTABLE)[number]>): Course {
-  return {
-    ...current,
-    title: mask.has('title') ? patch.title : current.title,
-    description: mask.has('description') ? patch.description : current.description,
-    credits: mask.has('credits') ? patch.credits : current.credits,
-    prerequisite: mask.has('prerequisite') ? patch.prerequisite : current.prerequisite,
-    corequisiteCodes: mask.has('corequisite_codes') ? patch.corequisiteCodes : current.corequisiteCodes,
-  };
-}

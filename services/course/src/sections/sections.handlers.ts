@@ -5,7 +5,7 @@ import { principalOf, requireRole } from '../../../shared/src/auth';
 import { isForeignKeyViolation, isUniqueViolation } from '../../../shared/src/db';
 import { etags } from '../../../shared/src/enums';
 import { aborted, alreadyExists, failedPrecondition, notFound } from '../../../shared/src/errors';
-import { resolveUpdateMask } from '../../../shared/src/fieldmask';
+import { mergeMasked, resolveUpdateMask } from '../../../shared/src/fieldmask';
 import { decodePageToken, encodePageToken, pageSizeOf } from '../../../shared/src/pagination';
 import { unary } from '../../../shared/src/server';
 import { minutesOf, rules, validate } from '../../../shared/src/validation';
@@ -14,7 +14,7 @@ import type { CourseDb } from '../db';
 import type { CatalogDeps } from '../deps';
 import { termCode } from '../terms/terms.service';
 import * as repo from './sections.repository';
-import { daysMask, meetingsToValues, mergeSection, SECTION_MUTABLE, sectionFromRow, sectionKind, sectionSchema, sectionStatus, type ValidSection } from './sections.service';
+import { daysMask, meetingsToValues, SECTION_MUTABLE, sectionFromRow, sectionKind, sectionSchema, sectionStatus, type ValidSection } from './sections.service';
 
 type SectionHandlers = Pick<CourseServiceServer, 'createSection' | 'getSection' | 'batchGetSections' | 'listSections' | 'updateSection' | 'cancelSection'>;
 
@@ -144,7 +144,7 @@ export function sectionHandlers({ db, cache, log }: CatalogDeps): SectionHandler
         if (locked.version !== version) throw aborted(`section ${patch.id} was changed by someone else; read it again`);
         if (locked.status === 'CANCELLED') throw failedPrecondition('SECTION_CANCELLED', `section ${patch.id} is cancelled`);
         const current = await loadSection(patch.id, trx);
-        const merged = validate(z.object({ section: sectionSchema }), { section: mergeSection(current, call.request.section!, mask) }).section;
+        const merged = validate(z.object({ section: sectionSchema }), { section: mergeMasked(current, call.request.section!, mask) }).section;
         if (merged.status === SectionStatus.SECTION_STATUS_CANCELLED) {
           throw failedPrecondition('SECTION_CANCELLED', 'use CancelSection to cancel a section');
         }

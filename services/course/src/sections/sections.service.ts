@@ -88,15 +88,3 @@ export function sectionFromRow(r: SectionRow, meetings: MeetingRow[], links: str
   };
 }
 
-export function mergeSection(current: Section, patch: Section, mask: Set<(typeof SECTION_MUTABLE)[number]>): Section {
-  return {
-    ...current,
-    kind: mask.has('kind') ? patch.kind : current.kind,
-    instructor: mask.has('instructor') ? patch.instructor : current.instructor,
-    capacity: mask.has('capacity') ? patch.capacity : current.capacity,
-    waitlistCapacity: mask.has('waitlist_capacity') ? patch.waitlistCapacity : current.waitlistCapacity,
-    meetingTimes: mask.has('meeting_times') ? patch.meetingTimes : current.meetingTimes,
-    status: mask.has('status') ? patch.status : current.status,
-    linkedSectionIds: mask.has('linked_section_ids') ? patch.linkedSectionIds : current.linkedSectionIds,
-  };
-}

@@ -5,13 +5,13 @@ import { principalOf, requireRole } from '../../../shared/src/auth';
 import { isForeignKeyViolation, isUniqueViolation } from '../../../shared/src/db';
 import { etags } from '../../../shared/src/enums';
 import { aborted, alreadyExists, failedPrecondition, notFound } from '../../../shared/src/errors';
-import { resolveUpdateMask } from '../../../shared/src/fieldmask';
+import { mergeMasked, resolveUpdateMask } from '../../../shared/src/fieldmask';
 import { decodePageToken, encodePageToken, pageSizeOf } from '../../../shared/src/pagination';
 import { unary } from '../../../shared/src/server';
 import { rules, validate } from '../../../shared/src/validation';
 import type { CatalogDeps } from '../deps';
 import * as repo from './terms.repository';
-import { mergeTerm, TERM_MUTABLE, termCode, termFromRow, termSchema, termToValues } from './terms.service';
+import { TERM_MUTABLE, termCode, termFromRow, termSchema, termToValues } from './terms.service';
 
 type TermHandlers = Pick<CourseServiceServer, 'createTerm' | 'getTerm' | 'listTerms' | 'updateTerm' | 'deleteTerm'>;
 
@@ -66,7 +66,7 @@ export function termHandlers({ db, cache, log }: CatalogDeps): TermHandlers {
       const mask = resolveUpdateMask(call.request.updateMask, TERM_MUTABLE);
       const version = etags.require(patch.etag, 'term.etag');
       const current = await loadTerm(patch.code);
-      const merged = validate(z.object({ term: termSchema }), { term: mergeTerm(current, call.request.term!, mask) }).term;
+      const merged = validate(z.object({ term: termSchema }), { term: mergeMasked(current, call.request.term!, mask) }).term;
       const row = await repo.updateTermIfVersion(db, patch.code, version, termToValues(merged));
       if (!row) throw aborted(`term ${patch.code} was changed by someone else; read it again`);
       await cache.invalidate();

@@ -54,15 +54,3 @@ export function termFromRow(r: TermRow): Term {
   };
 }
 
-/** Applies the masked fields of `patch` onto the stored term, producing the term to validate and store. */
-export function mergeTerm(current: Term, patch: Term, mask: Set<(typeof TERM_MUTABLE)[number]>): Term {
-  return {
-    ...current,
-    name: mask.has('name') ? patch.name : current.name,
-    startDate: mask.has('start_date') ? patch.startDate : current.startDate,
-    endDate: mask.has('end_date') ? patch.endDate : current.endDate,
-    registrationOpensTime: mask.has('registration_opens_time') ? patch.registrationOpensTime : current.registrationOpensTime,
-    addDropDeadlineTime: mask.has('add_drop_deadline_time') ? patch.addDropDeadlineTime : current.addDropDeadlineTime,
-    status: mask.has('status') ? patch.status : current.status,
-  };
-}
