@@ -15,15 +15,20 @@ export function createDb<DB>(url: string, poolSize: number): { db: Kysely<DB>; p
   return { db: new Kysely<DB>({ dialect: new PostgresDialect({ pool }) }), pool };
 }
 
-/** Creates the database named in `url` if it does not exist (connecting to the `postgres` database to do so). */
-export async function ensureDatabase(url: string): Promise<void> {
-  const target = new URL(url);
-  const name = decodeURIComponent(target.pathname.replace(/^\//, ''));
+/** The database named in `url`, and a connection to the server's `postgres` database to manage it. */
+async function adminConnection(url: string): Promise<{ name: string; client: pg.Client }> {
+  const name = decodeURIComponent(new URL(url).pathname.replace(/^\//, ''));
   if (!/^[A-Za-z0-9_]+$/.test(name)) throw new Error(`unsupported database name "${name}"`);
   const admin = new URL(url);
   admin.pathname = '/postgres';
   const client = new pg.Client({ connectionString: admin.toString() });
   await client.connect();
+  return { name, client };
+}
+
+/** Creates the database named in `url` if it does not exist (connecting to the `postgres` database to do so). */
+export async function ensureDatabase(url: string): Promise<void> {
+  const { name, client } = await adminConnection(url);
   try {
     const found = await client.query('SELECT 1 FROM pg_database WHERE datname = $1', [name]);
     if (found.rowCount === 0) {
@@ -41,12 +46,7 @@ export async function ensureDatabase(url: string): Promise<void> {
 
 /** Drops a database (tests only). */
 export async function dropDatabase(url: string): Promise<void> {
-  const target = new URL(url);
-  const name = decodeURIComponent(target.pathname.replace(/^\//, ''));
-  const admin = new URL(url);
-  admin.pathname = '/postgres';
-  const client = new pg.Client({ connectionString: admin.toString() });
-  await client.connect();
+  const { name, client } = await adminConnection(url);
   try {
     await client.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);
   } finally {
