@@ -1,4 +1,4 @@
-import { Kysely, Migrator, PostgresDialect, type Migration, type MigrationProvider } from 'kysely';
+import { Kysely, Migrator, PostgresDialect, type Migration, type MigrationProvider, type Transaction } from 'kysely';
 import pg from 'pg';
 
 // DATE columns stay "YYYY-MM-DD" strings instead of shifting through local-time Dates.
@@ -79,4 +79,25 @@ export function isUniqueViolation(err: unknown, constraint?: string): boolean {
 export function isForeignKeyViolation(err: unknown, constraint?: string): boolean {
   const e = err as { code?: string; constraint?: string };
   return e?.code === '23503' && (constraint === undefined || e.constraint === constraint);
+}
+
+const RETRYABLE = new Set(['40P01', '40001']);
+
+/**
+ * Runs `fn` in a transaction and runs it again (up to `attempts` times) when
+ * PostgreSQL aborts it for a deadlock or a serialization failure.
+ *
+ * @example
+ *   const result = await retryingTransaction(db, (trx) => decide(trx, batch));
+ */
+export async function retryingTransaction<DB, T>(db: Kysely<DB>, fn: (trx: Transaction<DB>) => Promise<T>, attempts = 5): Promise<T> {
+  for (let i = 1; ; i++) {
+    try {
+      return await db.transaction().execute(fn);
+    } catch (err) {
+      const code = (err as { code?: string }).code;
+      if (i >= attempts || !code || !RETRYABLE.has(code)) throw err;
+      await new Promise((r) => setTimeout(r, Math.random() * 20 * i));
+    }
+  }
 }

@@ -59,7 +59,7 @@ export const rules = {
   /** A term code, e.g. "2027SP". */
   termCode: () => z.string().regex(/^[A-Z0-9]{2,16}$/, 'must be 2 to 16 upper-case letters or digits'),
   /** A caller's idempotency key. */
-  requestId: (max = 64) => z.string().min(1, 'is required').max(max, `must have at most ${max} characters`).regex(/^[A-Za-z0-9._:-]+$/, 'may contain only letters, digits and . _ : -'),
+  requestId: (max = 64) => z.string().min(1, 'is required').max(max, `must have at most ${max} characters`).regex(/^[A-Za-z0-9._:-]*$/, 'may contain only letters, digits and . _ : -'),
 };
 
 /** Converts "HH:MM" to minutes after midnight. */

@@ -12,7 +12,7 @@ const allOf = (...items: Prerequisite[]): Prerequisite => ({ expr: { $case: 'all
 const anyOf = (...items: Prerequisite[]): Prerequisite => ({ expr: { $case: 'anyOf', anyOf: { items } } });
 
 function studentFacts(over: Partial<StudentFacts> = {}): StudentFacts {
-  return { activeHolds: [], completed: [], windows: new Map([['2027SP', new Date('2026-11-02T14:00:00Z')]]), ...over };
+  return { activeHolds: [], completed: [], windows: new Map([['2027SP', new Date('2026-11-02T14:00:00Z')]]), maxCredits: 18, ...over };
 }
 
 const taken = (courseCode: string, grade: Grade, termCode = '2026FA') => ({ courseCode, termCode, grade });

@@ -345,7 +345,11 @@ export interface EligibilityResult {
    */
   pendingCorequisiteCodes: string[];
   /** When the student's registration window opens for the section's term, if set. */
-  windowOpensTime: Date | undefined;
+  windowOpensTime:
+    | Date
+    | undefined;
+  /** The student's credit limit per term; 0 when the student does not exist. */
+  maxCredits: number;
 }
 
 /** Request for CheckEligibility. */
@@ -2481,6 +2485,7 @@ function createBaseEligibilityResult(): EligibilityResult {
     ineligibilities: [],
     pendingCorequisiteCodes: [],
     windowOpensTime: undefined,
+    maxCredits: 0,
   };
 }
 
@@ -2500,6 +2505,9 @@ export const EligibilityResult: MessageFns<EligibilityResult> = {
     }
     if (message.windowOpensTime !== undefined) {
       Timestamp.encode(toTimestamp(message.windowOpensTime), writer.uint32(42).fork()).join();
+    }
+    if (message.maxCredits !== 0) {
+      writer.uint32(48).int32(message.maxCredits);
     }
     return writer;
   },
@@ -2557,6 +2565,14 @@ export const EligibilityResult: MessageFns<EligibilityResult> = {
             message.windowOpensTime = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
             continue;
           }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.maxCredits = reader.int32();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2586,6 +2602,11 @@ export const EligibilityResult: MessageFns<EligibilityResult> = {
         : isSet(object.window_opens_time)
         ? fromJsonTimestamp(object.window_opens_time)
         : undefined,
+      maxCredits: isSet(object.maxCredits)
+        ? globalThis.Number(object.maxCredits)
+        : isSet(object.max_credits)
+        ? globalThis.Number(object.max_credits)
+        : 0,
     };
   },
 
@@ -2606,6 +2627,9 @@ export const EligibilityResult: MessageFns<EligibilityResult> = {
     if (message.windowOpensTime !== undefined) {
       obj.windowOpensTime = message.windowOpensTime.toISOString();
     }
+    if (message.maxCredits !== 0) {
+      obj.maxCredits = Math.round(message.maxCredits);
+    }
     return obj;
   },
 
@@ -2621,6 +2645,7 @@ export const EligibilityResult: MessageFns<EligibilityResult> = {
     message.ineligibilities = object.ineligibilities?.map((e) => Ineligibility.fromPartial(e)) || [];
     message.pendingCorequisiteCodes = object.pendingCorequisiteCodes?.map((e) => e) || [];
     message.windowOpensTime = object.windowOpensTime ?? undefined;
+    message.maxCredits = object.maxCredits ?? 0;
     return message;
   },
 };

@@ -72,6 +72,7 @@ export function eligibilityHandlers({ db, catalog, log }: StudentDeps): Eligibil
             activeHolds: (holds.get(s.id) ?? []).map((h) => ({ kind: holdKind.fromDb(h.kind), reason: h.reason })),
             completed: (completed.get(s.id) ?? []).map((c) => ({ courseCode: c.course_code, termCode: c.term_code, grade: grade.fromDb(c.grade) })),
             windows: new Map((windows.get(s.id) ?? []).map((w) => [w.term_code, w.opens_at])),
+            maxCredits: s.max_credits,
           },
         ]),
       );

@@ -13,6 +13,8 @@ export interface StudentFacts {
   completed: { courseCode: string; termCode: string; grade: Grade }[];
   /** When the student's window opens, by term code. */
   windows: ReadonlyMap<string, Date>;
+  /** Credit limit per term. */
+  maxCredits: number;
 }
 
 /** Everything one check needs; a missing entry means its owner does not know it. */
@@ -142,5 +144,5 @@ export function checkEligibility(query: EligibilityQuery, facts: EligibilityFact
   }
 
   found.sort((a, b) => a.reason - b.reason);
-  return { query, eligible: found.length === 0, ineligibilities: found, pendingCorequisiteCodes, windowOpensTime };
+  return { query, eligible: found.length === 0, ineligibilities: found, pendingCorequisiteCodes, windowOpensTime, maxCredits: student?.maxCredits ?? 0 };
 }
