@@ -46,7 +46,7 @@ describe('eligibility at the door', () => {
   test('register_whenPrerequisiteMissing_failsWithPrerequisiteNotMet', async () => {
     const s = await fresh();
     await w.section({ course: 'MATH 101' });
-    await w.catalog.createCourse({ course: courseInput('MATH 201', { prerequisite: requires('MATH 101') }), requestId: 'm201' }, w.registrar);
+    await w.catalog.createCourse({ course: courseInput('MATH 201', { prerequisite: requires('MATH 101') }) }, w.registrar);
     const adv = await w.section({ course: 'MATH 201' });
     const err = await rpcError(w.api.register({ sectionId: adv.id, requestId: 'p', studentId: '' }, await w.as(s)));
     expect(err.reason).toBe('PREREQUISITE_NOT_MET');

@@ -66,7 +66,7 @@ export async function startRegistrationWorld(name: string, opts: { workers?: num
   const { db } = createDb<RegistrationDatabase>(env.databaseUrl, 4);
   const registrar = await env.auth('registrar', 'registrar-1');
   const catalog = promiseClient(courseClient);
-  await catalog.createTerm({ term: termInput('2027SP'), requestId: 'term-2027SP' }, registrar);
+  await catalog.createTerm({ term: termInput('2027SP') }, registrar);
   const tokens = new Map<string, grpc.Metadata>();
 
   const world: RegistrationWorld = {
@@ -87,8 +87,8 @@ export async function startRegistrationWorld(name: string, opts: { workers?: num
     async section(over = {}) {
       const { credits = 3, course: code = `CS ${courseSeq++}`, ...rest } = over;
       const existing = await sql<{ n: number }>`SELECT count(*)::int AS n FROM course.courses WHERE code = ${code}`.execute(db);
-      if (existing.rows[0].n === 0) await catalog.createCourse({ course: courseInput(code, { credits }), requestId: `course-${code}` }, registrar);
-      const res = await catalog.createSection({ section: sectionInput(code, rest.sectionCode ?? '001', rest), requestId: `section-${code}-${rest.sectionCode ?? '001'}` }, registrar);
+      if (existing.rows[0].n === 0) await catalog.createCourse({ course: courseInput(code, { credits }) }, registrar);
+      const res = await catalog.createSection({ section: sectionInput(code, rest.sectionCode ?? '001', rest) }, registrar);
       return res.section!;
     },
     async addStudents(from, n, maxCredits = 18) {

@@ -8,7 +8,7 @@ import { unusedPermits } from '../audit/overrides.repository';
 import type { RegistrationDatabase } from '../db';
 import type { Decider } from '../decisions/decider';
 import type { Publisher } from '../messaging/publisher';
-import { findByRequests, insertPending, liveOfSection, type PendingInput, type RegistrationRow } from '../registrations/registrations.repository';
+import { findByRequests, findRegistration, insertPending, liveOfSection, type PendingInput, type RegistrationRow } from '../registrations/registrations.repository';
 import { findSections, type SectionInfo } from '../sections/sections.repository';
 import type { SeatStore } from '../seats/seats.store';
 import type { Eligibility } from '../students/eligibility.client';
@@ -92,12 +92,20 @@ export function createDoor(deps: {
     async register(p: { studentId: string; sectionId: string; requestId: string; actor: string }): Promise<RegistrationRow> {
       const info = await sectionInfo(p.sectionId);
       const id = randomUUID();
-      let outcome = await seats.hold(p.sectionId, p.studentId, id);
+      let outcome = await seats.hold(p.sectionId, p.studentId, p.requestId, id);
       for (let i = 0; outcome.kind === 'MISSING' && i < 50; i++) {
         await loadSeats(p.sectionId);
-        outcome = await seats.hold(p.sectionId, p.studentId, id);
+        outcome = await seats.hold(p.sectionId, p.studentId, p.requestId, id);
       }
       switch (outcome.kind) {
+        case 'REPEAT': {
+          const before = await findRegistration(db, outcome.registrationId);
+          if (before) return before;
+          // The earlier attempt is still on its way in (or was refused): look once more by request.
+          const byRequest = await earlier(p.studentId, p.requestId);
+          if (byRequest) return byRequest;
+          throw unavailable('REQUEST_IN_PROGRESS', 'An identical request is still being accepted; try again in a moment.');
+        }
         case 'MISSING':
           throw unavailable('SEAT_CACHE_UNAVAILABLE', 'Seat information is being rebuilt; try again in a moment.');
         case 'LIVE': {
@@ -108,12 +116,10 @@ export function createDoor(deps: {
         case 'CLOSED':
           throw failedPrecondition(info.status === 'CANCELLED' ? 'SECTION_CANCELLED' : 'SECTION_CLOSED', `Section ${info.sectionCode} of ${info.courseCode} is not open for registration.`, { section_id: p.sectionId });
         case 'FULL': {
-          const before = await earlier(p.studentId, p.requestId);
-          if (before) return before;
           throw failedPrecondition('SECTION_FULL', `Section ${info.sectionCode} of ${info.courseCode} has no seats or waitlist places left.`, { section_id: p.sectionId });
         }
       }
-      const release = () => seats.release(p.sectionId, p.studentId, id).catch((err: Error) => log.warn({ err: err.message }, 'could not release a hold; it will expire'));
+      const release = () => seats.release(p.sectionId, p.studentId, p.requestId, id).catch((err: Error) => log.warn({ err: err.message }, 'could not release a hold; it will expire'));
       let row: RegistrationRow | undefined;
       try {
         const check = await eligibility.check({ studentId: p.studentId, sectionId: p.sectionId });

@@ -13,6 +13,7 @@ import type { Redis } from '../../../shared/src/redis';
  *   live:{sid}    set: students with a PENDING, ENROLLED or WAITLISTED registration
  *   wl:{sid}      zset: student -> waitlist sequence (arrival order)
  *   perm:{sid}    set: students with an unused capacity override
+ *   req:{sid}:<student>:<request id>  the registration a request created (repeats answer with it)
  */
 export interface SeatSnapshot {
   capacity: number;
@@ -34,7 +35,8 @@ export type HoldOutcome =
   | { kind: 'FULL' }
   | { kind: 'CLOSED' }
   | { kind: 'LIVE' }
-  | { kind: 'MISSING' };
+  | { kind: 'MISSING' }
+  | { kind: 'REPEAT'; registrationId: string };
 
 /** What a committed decision changed for one section, applied to Redis afterwards. */
 export interface SeatChange {
@@ -51,10 +53,13 @@ export interface SeatChange {
   permitsUsed: string[];
 }
 
+const reqKey = (sid: string, student: string, requestId: string) => `req:{${sid}}:${student}:${requestId}`;
 const keys = (sid: string) => [`seat:{${sid}}`, `hold:{${sid}}`, `wlhold:{${sid}}`, `live:{${sid}}`, `wl:{${sid}}`, `perm:{${sid}}`];
 
-// KEYS: seat hold wlhold live wl perm; ARGV: student, registration id, now ms, hold ms
+// KEYS: seat hold wlhold live wl perm req; ARGV: student, registration id, now ms, hold ms
 const HOLD = `
+local earlier = redis.call('GET', KEYS[7])
+if earlier then return 'REPEAT:' .. earlier end
 if redis.call('EXISTS', KEYS[1]) == 0 then return 'MISSING' end
 if redis.call('SISMEMBER', KEYS[4], ARGV[1]) == 1 then return 'LIVE' end
 local s = redis.call('HMGET', KEYS[1], 'cap', 'wlcap', 'enrolled', 'waitlisted', 'open')
@@ -74,11 +79,13 @@ else
   return 'FULL'
 end
 redis.call('SADD', KEYS[4], ARGV[1])
+redis.call('SET', KEYS[7], ARGV[2], 'EX', 86400)
 return outcome
 `;
 
 // KEYS: as HOLD; ARGV: student, registration id
 const RELEASE = `
+if redis.call('GET', KEYS[7]) == ARGV[2] then redis.call('DEL', KEYS[7]) end
 redis.call('ZREM', KEYS[2], ARGV[2])
 redis.call('ZREM', KEYS[3], ARGV[2])
 redis.call('SREM', KEYS[4], ARGV[1])
@@ -126,22 +133,23 @@ export class SeatStore {
   constructor(redis: Redis, private readonly holdMs: number) {
     this.r = redis as SeatCommands;
     if (!('seatHold' in redis)) {
-      redis.defineCommand('seatHold', { numberOfKeys: 6, lua: HOLD });
-      redis.defineCommand('seatRelease', { numberOfKeys: 6, lua: RELEASE });
+      redis.defineCommand('seatHold', { numberOfKeys: 7, lua: HOLD });
+      redis.defineCommand('seatRelease', { numberOfKeys: 7, lua: RELEASE });
       redis.defineCommand('seatApply', { numberOfKeys: 6, lua: APPLY });
       redis.defineCommand('seatLoad', { numberOfKeys: 6, lua: LOAD });
     }
   }
 
   /** Holds a seat or a waitlist place for a request, or says why not. */
-  async hold(sectionId: string, studentId: string, registrationId: string, now = Date.now()): Promise<HoldOutcome> {
-    const kind = await this.r.seatHold(...keys(sectionId), studentId, registrationId, now, this.holdMs);
+  async hold(sectionId: string, studentId: string, requestId: string, registrationId: string, now = Date.now()): Promise<HoldOutcome> {
+    const kind = await this.r.seatHold(...keys(sectionId), reqKey(sectionId, studentId, requestId), studentId, registrationId, now, this.holdMs);
+    if (kind.startsWith('REPEAT:')) return { kind: 'REPEAT', registrationId: kind.slice('REPEAT:'.length) };
     return { kind } as HoldOutcome;
   }
 
   /** Gives back a hold that will never be decided (the request was not accepted after all). */
-  async release(sectionId: string, studentId: string, registrationId: string): Promise<void> {
-    await this.r.seatRelease(...keys(sectionId), studentId, registrationId);
+  async release(sectionId: string, studentId: string, requestId: string, registrationId: string): Promise<void> {
+    await this.r.seatRelease(...keys(sectionId), reqKey(sectionId, studentId, requestId), studentId, registrationId);
   }
 
   /** Applies a committed change; a section that is not loaded is left to load from PostgreSQL. */
