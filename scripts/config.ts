@@ -6,5 +6,8 @@ export const launcherConfig = loadConfig({
   COURSE_METRICS_PORT: port(9451),
   STUDENT_GRPC_ADDR: address('127.0.0.1:50052'),
   STUDENT_METRICS_PORT: port(9452),
+  REGISTRATION_GRPC_ADDR: address('127.0.0.1:50053'),
+  REGISTRATION_METRICS_PORT: port(9453),
+  WORKER_METRICS_PORT: port(9454),
   SEED_STUDENTS: port(5000),
 });

@@ -18,14 +18,31 @@ interface Proc {
   entry: string;
   addr: string;
   metricsPort: number;
-  grpcService: string;
+  /** gRPC health service name; processes without one are checked on their metrics endpoint. */
+  grpcService?: string;
 }
 
 const ROOT = join(__dirname, '..');
 const PROCS: Proc[] = [
   { name: 'course', entry: 'services/course/src/main.ts', addr: config.COURSE_GRPC_ADDR, metricsPort: config.COURSE_METRICS_PORT, grpcService: 'coursereg.course.v1.CourseService' },
   { name: 'student', entry: 'services/student/src/main.ts', addr: config.STUDENT_GRPC_ADDR, metricsPort: config.STUDENT_METRICS_PORT, grpcService: 'coursereg.student.v1.StudentService' },
+  {
+    name: 'registration',
+    entry: 'services/registration/src/main.ts',
+    addr: config.REGISTRATION_GRPC_ADDR,
+    metricsPort: config.REGISTRATION_METRICS_PORT,
+    grpcService: 'coursereg.registration.v1.RegistrationService',
+  },
+  { name: 'worker', entry: 'services/registration/src/worker.ts', addr: '', metricsPort: config.WORKER_METRICS_PORT },
 ];
+
+async function metricsUp(port: number): Promise<boolean> {
+  try {
+    return (await fetch(`http://127.0.0.1:${port}/metrics`, { signal: AbortSignal.timeout(1000) })).ok;
+  } catch {
+    return false;
+  }
+}
 
 const HealthClient = grpc.makeClientConstructor(healthService, 'grpc.health.v1.Health');
 
@@ -45,7 +62,7 @@ async function waitHealthy(p: Proc, child: ChildProcess, timeoutMs: number): Pro
   const until = Date.now() + timeoutMs;
   while (Date.now() < until) {
     if (child.exitCode !== null) throw new Error(`${p.name} service exited with code ${child.exitCode} while starting (see its log above)`);
-    if (await healthy(p.addr, p.grpcService)) return;
+    if (p.grpcService ? await healthy(p.addr, p.grpcService) : await metricsUp(p.metricsPort)) return;
     await new Promise((r) => setTimeout(r, 250));
   }
   throw new Error(`${p.name} service did not become healthy at ${p.addr} within ${timeoutMs / 1000}s`);
@@ -69,8 +86,9 @@ async function main(): Promise<void> {
   process.on('SIGINT', () => stopAll('SIGINT'));
   process.on('SIGTERM', () => stopAll('SIGTERM'));
 
-  const env = { ...process.env, COURSE_SERVICE_ADDR: config.COURSE_GRPC_ADDR };
-  for (const p of PROCS) {
+  const env = { ...process.env, COURSE_SERVICE_ADDR: config.COURSE_GRPC_ADDR, STUDENT_SERVICE_ADDR: config.STUDENT_GRPC_ADDR };
+  // Registration needs the student service to answer eligibility, so it starts after the others are healthy.
+  const spawnOne = (p: Proc) => {
     const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, p.entry)], { cwd: ROOT, env, stdio: ['ignore', 'inherit', 'inherit'] });
     children.push(child);
     child.on('exit', (code, signal) => {
@@ -80,9 +98,11 @@ async function main(): Promise<void> {
         process.exitCode = 1;
       }
     });
-  }
+    return waitHealthy(p, child, 60_000);
+  };
   try {
-    await Promise.all(PROCS.map((p, i) => waitHealthy(p, children[i], 60_000)));
+    await Promise.all(PROCS.slice(0, 2).map(spawnOne));
+    await Promise.all(PROCS.slice(2).map(spawnOne));
   } catch (err) {
     stopAll('SIGTERM');
     throw err;
@@ -94,7 +114,7 @@ async function main(): Promise<void> {
   const lines = [
     '',
     'coursereg is running:',
-    ...PROCS.map((p) => `  ${p.name.padEnd(8)} gRPC ${p.addr}   metrics http://127.0.0.1:${p.metricsPort}/metrics`),
+    ...PROCS.map((p) => `  ${p.name.padEnd(12)} ${p.addr ? `gRPC ${p.addr}` : 'queue worker   '}   metrics http://127.0.0.1:${p.metricsPort}/metrics`),
     '',
     'Sample tokens (8 hours; more with `npm run token -- --role student --student S0002`):',
     `  student S0001:  ${studentToken}`,
