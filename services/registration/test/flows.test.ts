@@ -188,6 +188,51 @@ describe('streams', () => {
   });
 });
 
+describe('queries', () => {
+  test('listRegistrations_pagesAStudentsOwnRegistrations_newestFirst', async () => {
+    const s = await fresh();
+    const sections = [
+      await w.section({ meetingTimes: meeting([TUE], '07:00', '07:50') }),
+      await w.section({ meetingTimes: meeting([TUE], '08:00', '08:50') }),
+      await w.section({ meetingTimes: meeting([TUE], '09:00', '09:50') }),
+    ];
+    for (const x of sections) await register(s, x.id);
+    const md = await w.as(s);
+    const first = await w.api.listRegistrations({ studentId: '', termCode: '2027SP', pageSize: 2, pageToken: '' }, md);
+    expect(first.registrations.map((r) => r.sectionId)).toEqual([sections[2].id, sections[1].id]);
+    const second = await w.api.listRegistrations({ studentId: '', termCode: '2027SP', pageSize: 2, pageToken: first.nextPageToken }, md);
+    expect(second.registrations.map((r) => r.sectionId)).toEqual([sections[0].id]);
+    expect(second.nextPageToken).toBe('');
+    const other = await rpcError(w.api.listRegistrations({ studentId: s, termCode: '', pageSize: 0, pageToken: '' }, await w.as(await fresh())));
+    expect(other.code).toBe(grpc.status.PERMISSION_DENIED);
+    const mismatched = await rpcError(w.api.listRegistrations({ studentId: '', termCode: '', pageSize: 2, pageToken: first.nextPageToken }, md));
+    expect(mismatched.fieldViolations[0].field).toBe('page_token');
+  });
+
+  test('watchRegistration_sendsCurrentStateThenEachChange', async () => {
+    const s = await fresh();
+    const section = await w.section({ capacity: 1, waitlistCapacity: 1 });
+    const holder = await fresh();
+    await register(holder, section.id);
+    const md = await w.as(s);
+    const r = await w.api.register({ sectionId: section.id, requestId: 'watch', studentId: '' }, md);
+    await w.final(r.registration!.id);
+    const seen: RegistrationState[] = [];
+    const stream = w.client.watchRegistration({ id: r.registration!.id }, md);
+    stream.on('data', (d: { registration?: Registration }) => seen.push(d.registration!.state));
+    stream.on('error', () => undefined);
+    const waitFor = async (n: number) => {
+      const deadline = Date.now() + 10_000;
+      while (seen.length < n && Date.now() < deadline) await new Promise((res) => setTimeout(res, 20));
+    };
+    await waitFor(1);
+    await w.api.drop({ sectionId: section.id, requestId: 'watch-drop', studentId: holder }, w.registrar);
+    await waitFor(2);
+    stream.cancel();
+    expect(seen).toEqual([S.REGISTRATION_STATE_WAITLISTED, S.REGISTRATION_STATE_ENROLLED]);
+  });
+});
+
 describe('cart', () => {
   test('cart_flagsConflicts_andSubmitRegistersEachSection', async () => {
     const s = await fresh();
