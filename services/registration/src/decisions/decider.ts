@@ -32,6 +32,12 @@ type Trx = Kysely<RegistrationDatabase>;
 /** How many waitlisted students a drop considers for promotion before giving up. */
 const PROMOTION_LOOKAHEAD = 25;
 
+export interface Prepared {
+  pending: RegistrationRow[];
+  results: EligibilityResult[];
+  info: Map<string, SectionInfo>;
+}
+
 export interface Decided {
   registrations: RegistrationRow[];
   seatChanges: SeatChange[];
@@ -109,9 +115,12 @@ export function createDecider(deps: { db: Kysely<RegistrationDatabase>; eligibil
     // The last transition of a row wins (a promotion after a skip, say).
     const last = new Map(transitions.map((t) => [t.id, t]));
     await writeTransitions(trx, [...last.values()]);
-    for (const [id, c] of work.counts) {
+    const changed = [...work.counts].filter(([id, c]) => {
       const row = work.seatRows.get(id)!;
-      if (row.enrolled_count !== c.enrolled || row.waitlisted_count !== c.waitlisted) await writeSeatCounts(trx, id, c.enrolled, c.waitlisted);
+      return row.enrolled_count !== c.enrolled || row.waitlisted_count !== c.waitlisted;
+    });
+    await writeSeatCounts(trx, changed.map(([id, c]) => ({ id, ...c })));
+    for (const [id, c] of work.counts) {
       const sc = work.change(id);
       sc.enrolled = c.enrolled;
       sc.waitlisted = c.waitlisted;
@@ -204,13 +213,28 @@ export function createDecider(deps: { db: Kysely<RegistrationDatabase>; eligibil
      * sections. Rows already decided are skipped, so a redelivered batch is harmless.
      */
     async decide(registrationIds: readonly string[]): Promise<Decided> {
+      return this.commit(await this.prepare(registrationIds));
+    },
+
+    /**
+     * The part of a decision that needs no lock: which requests are still
+     * PENDING, their eligibility and their sections. A worker prepares the next
+     * batch while the previous one commits.
+     */
+    async prepare(registrationIds: readonly string[]): Promise<Prepared> {
       const pending = (await findRegistrations(db, registrationIds)).filter((r) => r.state === 'PENDING');
-      if (pending.length === 0) return { registrations: [], seatChanges: [] };
+      if (pending.length === 0) return { pending, results: [], info: new Map() };
       // Eligibility is asked before the locks are taken: the student service never sits inside a seat lock.
       const results = await eligibility.checkMany(pending.map((r) => ({ studentId: r.student_id, sectionId: r.section_id })));
+      const info = await findSections(db, [...new Set(pending.map((r) => r.section_id))]);
+      return { pending, results, info };
+    },
+
+    /** Decides prepared requests in one transaction over all their sections. */
+    async commit({ pending, results, info }: Prepared): Promise<Decided> {
+      if (pending.length === 0) return { registrations: [], seatChanges: [] };
       const byPair = new Map(results.map((r, i) => [pending[i].id, r]));
       const sectionIds = [...new Set(pending.map((r) => r.section_id))];
-      const info = await findSections(db, sectionIds);
       let seatChanges: SeatChange[] = [];
       const decided = await retryingTransaction(db, async (trx) => {
         const seatRows = await lockSeatRows(trx, sectionIds);

@@ -99,7 +99,11 @@ export interface SeatRow {
   term_code: string;
 }
 
-/** Writes a locked seat row's counts. */
-export async function writeSeatCounts(trx: RegistrationDb, id: string, enrolled: number, waitlisted: number) {
-  await trx.updateTable('course.sections').set({ enrolled_count: enrolled, waitlisted_count: waitlisted }).where('id', '=', id).execute();
+/** Writes the counts of locked seat rows, all in one statement. */
+export async function writeSeatCounts(trx: RegistrationDb, counts: readonly { id: string; enrolled: number; waitlisted: number }[]) {
+  if (counts.length === 0) return;
+  await sql`
+    UPDATE course.sections s SET enrolled_count = c.enrolled, waitlisted_count = c.waitlisted
+      FROM unnest(${counts.map((c) => c.id)}::uuid[], ${counts.map((c) => c.enrolled)}::int[], ${counts.map((c) => c.waitlisted)}::int[]) AS c(id, enrolled, waitlisted)
+     WHERE s.id = c.id`.execute(trx);
 }

@@ -3,7 +3,7 @@ import { RegistrationRequested } from '../../../../gen/coursereg/events/v1/event
 import type { AmqpConnection } from '../../../shared/src/amqp';
 import type { Logger } from '../../../shared/src/logger';
 import type { Redis } from '../../../shared/src/redis';
-import type { Decider } from '../decisions/decider';
+import type { Decider, Prepared } from '../decisions/decider';
 import { DEAD_LETTER_QUEUE, declareTopology, shardQueue } from '../messaging/topology';
 
 export interface ConsumerOptions {
@@ -70,8 +70,8 @@ export function createConsumer(deps: { conn: AmqpConnection; decider: Decider; r
     }
   }
 
-  async function handleBatch(ch: Channel, batch: ConsumeMessage[]) {
-    const ids = batch.map((m) => {
+  function idsOf(batch: ConsumeMessage[]) {
+    return batch.map((m) => {
       try {
         const id = RegistrationRequested.decode(m.content).registrationId;
         return /^[0-9a-f-]{36}$/i.test(id) ? id : undefined;
@@ -79,10 +79,13 @@ export function createConsumer(deps: { conn: AmqpConnection; decider: Decider; r
         return undefined;
       }
     });
-    const good = ids.filter((x): x is string => x !== undefined);
+  }
+
+  /** Decides a batch whose lock-free part was started earlier (see decider.prepare). */
+  async function handleBatch(ch: Channel, batch: ConsumeMessage[], ids: (string | undefined)[], prepared: Promise<Prepared>) {
     try {
-      if (good.length !== batch.length) throw new Error('batch holds undecodable messages');
-      const d = await decider.decide(good);
+      if (ids.some((id) => id === undefined)) throw new Error('batch holds undecodable messages');
+      const d = await decider.commit(await prepared);
       deps.onDecided?.(d.registrations.length);
       for (const m of batch) ch.ack(m);
     } catch (err) {
@@ -104,7 +107,10 @@ export function createConsumer(deps: { conn: AmqpConnection; decider: Decider; r
       timer = undefined;
       if (buffer.length === 0) return;
       const batch = buffer.splice(0, options.batchMax);
-      running = running.then(() => handleBatch(ch, batch)).catch((err: Error) => log.error({ err: err.message }, 'batch handling crashed'));
+      const ids = idsOf(batch);
+      const prepared = decider.prepare(ids.filter((x): x is string => x !== undefined));
+      prepared.catch(() => undefined); // a failure surfaces in handleBatch
+      running = running.then(() => handleBatch(ch, batch, ids, prepared)).catch((err: Error) => log.error({ err: err.message }, 'batch handling crashed'));
       if (buffer.length > 0) flush();
     };
     const { consumerTag } = await ch.consume(
