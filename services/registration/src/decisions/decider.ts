@@ -109,9 +109,7 @@ export function createDecider(deps: { db: Kysely<RegistrationDatabase>; eligibil
   }
 
   async function finish(trx: Trx, work: Work): Promise<RegistrationRow[]> {
-    const transitions: Transition[] = work.changes
-      .filter((c) => c.kind !== 'INSERTED')
-      .map((c) => ({ id: c.row.id, state: c.after, reasonCode: c.reasonCode, reasonMessage: c.reasonMessage, waitlistSeq: c.waitlistSeq }));
+    const transitions: Transition[] = work.changes.map((c) => ({ id: c.row.id, state: c.after, reasonCode: c.reasonCode, reasonMessage: c.reasonMessage, waitlistSeq: c.waitlistSeq }));
     // The last transition of a row wins (a promotion after a skip, say).
     const last = new Map(transitions.map((t) => [t.id, t]));
     await writeTransitions(trx, [...last.values()]);
@@ -126,7 +124,7 @@ export function createDecider(deps: { db: Kysely<RegistrationDatabase>; eligibil
       sc.waitlisted = c.waitlisted;
     }
     const events: AuditInput[] = work.changes.map((c) => ({
-      kind: c.kind === 'INSERTED' ? c.after : c.kind,
+      kind: c.kind,
       actor: c.actor,
       studentId: c.row.student_id,
       sectionId: c.row.section_id,
@@ -399,8 +397,7 @@ export function createDecider(deps: { db: Kysely<RegistrationDatabase>; eligibil
           state: 'ENROLLED',
         });
         work.change(p.addSectionId).join.push(p.studentId);
-        work.record({ row: added, before: '', after: 'ENROLLED', kind: 'INSERTED', reasonCode: '', reasonMessage: '', waitlistSeq: null, actor: p.actor, requestId: p.requestId });
-        work.changes[work.changes.length - 1].kind = 'SWAPPED_IN';
+        work.record({ row: added, before: '', after: 'ENROLLED', kind: 'SWAPPED_IN', reasonCode: '', reasonMessage: '', waitlistSeq: null, actor: p.actor, requestId: p.requestId });
         await promote(trx, work, p.dropSectionId, p.actor, p.requestId);
         const rows = await finish(trx, work);
         seatChanges = [...work.seatChange.values()];
