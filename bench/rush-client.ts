@@ -4,6 +4,7 @@ import * as grpc from '@grpc/grpc-js';
 import { RegisterRequest, RegisterResponse, RegistrationServiceClient } from '../gen/coursereg/registration/v1/registration_service';
 import { TokenSigner } from '../services/shared/src/auth';
 import { decodeServiceError } from '../services/shared/src/errors';
+import { emptyClientResult, type ClientResult } from './lib/client-result';
 import { H2GrpcClient } from './lib/h2grpc';
 
 /**
@@ -35,25 +36,7 @@ export interface ClientPlan {
   durationCapMs: number;
 }
 
-export interface ClientResult {
-  /** Epoch ms (fractional) of the first attempt; 0 if never sent. */
-  send: number[];
-  /** Epoch ms of the final answer; 0 if never answered. */
-  resp: number[];
-  /** gRPC status of the final answer (0 OK); -1 never sent. */
-  code: number[];
-  /** ErrorInfo reason of an error answer. */
-  reason: string[];
-  /** RegistrationState of an OK answer. */
-  state: number[];
-  /** Registration id of an OK answer. */
-  regId: string[];
-  attempts: number[];
-  signMs: number;
-  connectMs: number;
-  /** CPU seconds this process used while sending (user + system). */
-  cpuSeconds: number;
-}
+export type { ClientResult };
 
 type Msg = { type: 'go' };
 
@@ -76,18 +59,8 @@ async function main(): Promise<void> {
   const call = plan.transport === 'grpc-js' ? await grpcJsCaller(plan) : await http2Caller(plan);
   const connectMs = now() - t1;
 
-  const result: ClientResult = {
-    send: new Array<number>(n).fill(0),
-    resp: new Array<number>(n).fill(0),
-    code: new Array<number>(n).fill(-1),
-    reason: new Array<string>(n).fill(''),
-    state: new Array<number>(n).fill(0),
-    regId: new Array<string>(n).fill(''),
-    attempts: new Array<number>(n).fill(0),
-    signMs,
-    connectMs,
-    cpuSeconds: 0,
-  };
+  const result: ClientResult = { ...emptyClientResult(n), signMs, connectMs };
+
 
   await new Promise<void>((resolve) => {
     process.on('message', (m: Msg) => {

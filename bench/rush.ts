@@ -10,6 +10,7 @@ import { cpuByCommand, cpuDeltaByCommand, cpuSecondsOf, freePort, killAll, machi
 import { renderHtml, renderTable, type Report, type SystemRun } from './lib/report';
 import { buildScenario, describeDemand, SCENARIOS, type PlannedRequest, type ScenarioOptions } from './lib/scenario';
 import { createWorld, deleteVhost, freshVhost, resetRegistrations, type World } from './lib/world';
+import { emptyClientResult } from './lib/client-result';
 import type { ClientPlan, ClientResult } from './rush-client';
 
 /**
@@ -215,18 +216,8 @@ async function runClients(phase: string, addr: string, plan: PlannedRequest[], s
   await Promise.all(children.map((c) => new Promise<void>((resolve) => (c.proc.exitCode !== null ? resolve() : c.proc.once('exit', () => resolve())))));
 
   const n = plan.length;
-  const merged: ClientResult = {
-    send: new Array<number>(n).fill(0),
-    resp: new Array<number>(n).fill(0),
-    code: new Array<number>(n).fill(-1),
-    reason: new Array<string>(n).fill(''),
-    state: new Array<number>(n).fill(0),
-    regId: new Array<string>(n).fill(''),
-    attempts: new Array<number>(n).fill(0),
-    signMs: 0,
-    connectMs: 0,
-    cpuSeconds: 0,
-  };
+  const merged: ClientResult = emptyClientResult(n);
+
   resultFiles.forEach((f, p) => {
     const r = JSON.parse(readFileSync(f, 'utf8')) as ClientResult;
     indices[p].forEach((i, j) => {

@@ -1,7 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
-import * as grpc from '@grpc/grpc-js';
-import { service as healthService } from 'grpc-health-check';
+import { isServing } from '../services/shared/src/health';
 import { TokenSigner } from '../services/shared/src/auth';
 import { checkDependencies, DependencyError } from '../services/shared/src/dependencies';
 import { ensureDevKeys } from '../services/shared/src/devkeys';
@@ -44,25 +43,11 @@ async function metricsUp(port: number): Promise<boolean> {
   }
 }
 
-const HealthClient = grpc.makeClientConstructor(healthService, 'grpc.health.v1.Health');
-
-function healthy(addr: string, service: string): Promise<boolean> {
-  const client = new HealthClient(addr, grpc.credentials.createInsecure()) as unknown as grpc.Client & {
-    check(req: { service: string }, opts: grpc.CallOptions, cb: (err: grpc.ServiceError | null, res: { status: string }) => void): void;
-  };
-  return new Promise((resolve) => {
-    client.check({ service }, { deadline: Date.now() + 1000 }, (err, res) => {
-      client.close();
-      resolve(!err && res.status === 'SERVING');
-    });
-  });
-}
-
 async function waitHealthy(p: Proc, child: ChildProcess, timeoutMs: number): Promise<void> {
   const until = Date.now() + timeoutMs;
   while (Date.now() < until) {
     if (child.exitCode !== null) throw new Error(`${p.name} service exited with code ${child.exitCode} while starting (see its log above)`);
-    if (p.grpcService ? await healthy(p.addr, p.grpcService) : await metricsUp(p.metricsPort)) return;
+    if (p.grpcService ? await isServing(p.addr, p.grpcService) : await metricsUp(p.metricsPort)) return;
     await new Promise((r) => setTimeout(r, 250));
   }
   throw new Error(`${p.name} service did not become healthy at ${p.addr} within ${timeoutMs / 1000}s`);

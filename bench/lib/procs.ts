@@ -3,8 +3,7 @@ import { createWriteStream, mkdirSync, readdirSync, readFileSync } from 'node:fs
 import { request } from 'node:http';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
-import * as grpc from '@grpc/grpc-js';
-import { service as healthService } from 'grpc-health-check';
+import { isServing } from '../../services/shared/src/health';
 import { ROOT } from './config';
 
 /** A child process of the benchmark, with its log file. */
@@ -69,20 +68,6 @@ export async function stop(child: Child, graceMs = 8000): Promise<void> {
   clearTimeout(timer);
 }
 
-const HealthClient = grpc.makeClientConstructor(healthService, 'grpc.health.v1.Health');
-
-function healthy(addr: string, service: string): Promise<boolean> {
-  const client = new HealthClient(addr, grpc.credentials.createInsecure()) as unknown as grpc.Client & {
-    check(req: { service: string }, opts: grpc.CallOptions, cb: (err: grpc.ServiceError | null, res: { status: string }) => void): void;
-  };
-  return new Promise((resolve) => {
-    client.check({ service }, { deadline: Date.now() + 1000 }, (err, res) => {
-      client.close();
-      resolve(!err && res.status === 'SERVING');
-    });
-  });
-}
-
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 function exitedError(child: Child): Error {
@@ -94,7 +79,7 @@ export async function waitHealthy(child: Child, addr: string, service: string, t
   const until = Date.now() + timeoutMs;
   while (Date.now() < until) {
     if (child.proc.exitCode !== null || child.proc.signalCode !== null) throw exitedError(child);
-    if (await healthy(addr, service)) return;
+    if (await isServing(addr, service)) return;
     await sleep(200);
   }
   throw new Error(`${child.name} did not become healthy at ${addr} within ${timeoutMs / 1000}s; see ${child.logFile}`);
