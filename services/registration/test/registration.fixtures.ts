@@ -25,6 +25,8 @@ export interface RegistrationWorld {
   students: PromiseClient<StudentServiceClient>;
   db: Kysely<RegistrationDatabase>;
   amqpUrl: string;
+  /** host:port of the registration service (course and student are in env.env). */
+  registrationAddr: string;
   registrar: grpc.Metadata;
   workers: Worker[];
   startWorker(extra?: Record<string, string>): Promise<Worker>;
@@ -77,6 +79,7 @@ export async function startRegistrationWorld(name: string, opts: { workers?: num
     students: promiseClient(studentClient),
     db,
     amqpUrl: vhost.amqpUrl,
+    registrationAddr: `127.0.0.1:${registration.port}`,
     registrar,
     workers,
     startWorker,

@@ -1,0 +1,39 @@
+import { z } from 'zod';
+import { address, loadConfig, port } from '../../shared/src/config';
+
+const flag = z
+  .enum(['true', 'false', '1', '0'])
+  .default('false')
+  .transform((v) => v === 'true' || v === '1');
+
+/**
+ * The local gateway's settings. Routes, clusters, limits and CORS come from
+ * envoy/envoy.yaml and envoy/ratelimit/config.yaml; these settings only say
+ * where those files and the local upstreams are.
+ */
+export function readGatewayConfig(env?: Record<string, string | undefined>) {
+  return loadConfig(
+    {
+      GATEWAY_HOST: z.string().min(1).default('127.0.0.1'),
+      GATEWAY_PORT: port(8080),
+      GATEWAY_METRICS_PORT: port(9455),
+      ENVOY_CONFIG_FILE: z.string().min(1).default('envoy/envoy.yaml'),
+      RATELIMIT_CONFIG_FILE: z.string().min(1).default('envoy/ratelimit/config.yaml'),
+      // Local addresses of the clusters that envoy.yaml names by their production DNS names.
+      COURSE_SERVICE_ADDR: address('127.0.0.1:50051'),
+      STUDENT_SERVICE_ADDR: address('127.0.0.1:50052'),
+      REGISTRATION_SERVICE_ADDR: address('127.0.0.1:50053'),
+      // Where the built web client is (the `web` cluster in envoy.yaml).
+      WEB_DIST_DIR: z.string().min(1).default('web/dist'),
+      // Development sign-in (/dev/identities, /dev/token). Never enable in production.
+      GATEWAY_DEV_TOKENS: flag,
+      GATEWAY_DEV_TOKEN_TTL_SECONDS: z.coerce.number().int().min(60).max(86400).default(8 * 3600),
+      // HTTP/2 connections kept open to each upstream (capped by the cluster's max_connections).
+      GATEWAY_UPSTREAM_CONNECTIONS: z.coerce.number().int().min(1).max(64).default(2),
+      GATEWAY_MAX_REQUEST_BYTES: z.coerce.number().int().min(1024).max(64 * 1024 * 1024).default(4 * 1024 * 1024),
+    },
+    env,
+  );
+}
+
+export type GatewayConfig = ReturnType<typeof readGatewayConfig>;

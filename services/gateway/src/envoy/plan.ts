@@ -1,0 +1,437 @@
+import { readFileSync } from 'node:fs';
+import { parse } from 'yaml';
+
+/**
+ * What the local gateway takes from envoy/envoy.yaml and envoy/ratelimit/config.yaml:
+ * the same routes, clusters, breaker thresholds, outlier detection, health checks,
+ * timeouts, retries, CORS, JWT settings and rate limits Envoy runs with in
+ * production. Whatever the files say that the gateway does not implement is
+ * listed in `unsupported`, and the gateway names it at start-up.
+ */
+export interface GatewayPlan {
+  listener: { name: string; port: number; streamIdleTimeoutMs: number };
+  filters: string[];
+  routes: RoutePlan[];
+  clusters: Map<string, ClusterPlan>;
+  cors?: CorsPlan;
+  jwt?: JwtPlan;
+  rateLimit?: RateLimitPlan;
+  unsupported: string[];
+}
+
+export interface RoutePlan {
+  name: string;
+  prefix?: string;
+  path?: string;
+  regex?: RegExp;
+  grpcOnly: boolean;
+  cluster: string;
+  /** Whole-call timeout in ms; 0 means none (server streams). */
+  timeoutMs: number;
+  /** If set, the caller's grpc-timeout is honoured, capped at this (0 = no cap). */
+  grpcTimeoutHeaderMaxMs?: number;
+  idleTimeoutMs?: number;
+  retry?: RetryPlan;
+  localLimit?: TokenBucketPlan;
+  rateLimitActions: RateLimitAction[][];
+}
+
+export interface RetryPlan {
+  retryOn: Set<string>;
+  numRetries: number;
+  perTryTimeoutMs: number;
+  baseIntervalMs: number;
+  maxIntervalMs: number;
+}
+
+export interface TokenBucketPlan {
+  maxTokens: number;
+  tokensPerFill: number;
+  fillIntervalMs: number;
+  asResourceExhausted: boolean;
+}
+
+export type RateLimitAction = { kind: 'remote_address' } | { kind: 'metadata'; descriptorKey: string; filter: string; path: string[] } | { kind: 'generic_key'; descriptorKey: string; value: string };
+
+export interface ClusterPlan {
+  name: string;
+  /** host:port as envoy.yaml names it (production DNS name). */
+  address: string;
+  http2: boolean;
+  connectTimeoutMs: number;
+  breaker: { maxConnections: number; maxPendingRequests: number; maxRequests: number; maxRetries: number };
+  outlier?: { consecutiveFailures: number; intervalMs: number; baseEjectionMs: number };
+  health?: { timeoutMs: number; intervalMs: number; unhealthyThreshold: number; healthyThreshold: number; serviceName: string };
+}
+
+export interface CorsPlan {
+  origins: Array<{ exact?: string; prefix?: string; regex?: RegExp }>;
+  allowMethods: string;
+  allowHeaders: string;
+  exposeHeaders: string;
+  maxAge: string;
+}
+
+export interface JwtPlan {
+  provider: string;
+  issuer: string;
+  audiences: string[];
+  jwksFile: string;
+  headerName: string;
+  valuePrefix: string;
+  forward: boolean;
+  payloadInMetadata?: string;
+  clockSkewSeconds: number;
+  rules: Array<{ prefix?: string; path?: string; requires: boolean }>;
+}
+
+export interface RateLimitPlan {
+  domain: string;
+  timeoutMs: number;
+  failureModeDeny: boolean;
+  xRateLimitHeaders: boolean;
+  asResourceExhausted: boolean;
+  limits: Map<string, { unit: string; requestsPerUnit: number; durationSeconds: number }>;
+}
+
+type Obj = Record<string, unknown>;
+
+const UNIT_SECONDS: Record<string, number> = { second: 1, minute: 60, hour: 3600, day: 86400 };
+const FILTER_CORS = 'envoy.filters.http.cors';
+const FILTER_LOCAL_RL = 'envoy.filters.http.local_ratelimit';
+const SUPPORTED_FILTERS = new Set([
+  'envoy.filters.http.grpc_web',
+  FILTER_CORS,
+  'envoy.filters.http.jwt_authn',
+  FILTER_LOCAL_RL,
+  'envoy.filters.http.ratelimit',
+  'envoy.filters.http.router',
+]);
+
+/** Reads a proto3 JSON duration ("1s", "0.05s") as milliseconds. */
+export function durationMs(value: unknown, where: string): number {
+  if (typeof value !== 'string' || !/^\d+(\.\d+)?s$/.test(value)) throw new Error(`${where}: expected a duration such as "1s", got ${JSON.stringify(value)}`);
+  return Math.round(Number(value.slice(0, -1)) * 1000);
+}
+
+/** Reads both files and builds the plan; throws with the path of anything it cannot use. */
+export function readGatewayPlan(envoyFile: string, rateLimitFile: string): GatewayPlan {
+  const envoy = parse(readFileSync(envoyFile, 'utf8')) as unknown;
+  const limits = parse(readFileSync(rateLimitFile, 'utf8')) as unknown;
+  return buildGatewayPlan(envoy, limits);
+}
+
+class Reader {
+  readonly unsupported: string[] = [];
+
+  /** Returns the object at `where`, recording keys outside `known` as unsupported. */
+  obj(value: unknown, where: string, known: string[]): Obj {
+    if (value === null || typeof value !== 'object' || Array.isArray(value)) throw new Error(`${where}: expected an object`);
+    for (const key of Object.keys(value)) if (!known.includes(key) && key !== '@type') this.unsupported.push(`${where}.${key}`);
+    return value as Obj;
+  }
+
+  list(value: unknown, where: string): unknown[] {
+    if (value === undefined) return [];
+    if (!Array.isArray(value)) throw new Error(`${where}: expected a list`);
+    return value;
+  }
+}
+
+const num = (v: unknown, fallback: number): number => (typeof v === 'number' ? v : typeof v === 'string' && v !== '' ? Number(v) : fallback);
+
+/** Builds the plan from the parsed documents (exported for tests). */
+export function buildGatewayPlan(envoyDoc: unknown, rateLimitDoc: unknown): GatewayPlan {
+  const r = new Reader();
+  const root = r.obj(envoyDoc, '', ['admin', 'static_resources']);
+  if (root.admin !== undefined) r.unsupported.push('admin (the gateway serves metrics on its own port instead)');
+  const sr = r.obj(root.static_resources, 'static_resources', ['listeners', 'clusters']);
+  const listeners = r.list(sr.listeners, 'static_resources.listeners');
+  if (listeners.length !== 1) throw new Error('static_resources.listeners: the gateway runs exactly one listener');
+  const lw = 'static_resources.listeners[0]';
+  const listener = r.obj(listeners[0], lw, ['name', 'address', 'filter_chains']);
+  const sock = r.obj(r.obj(listener.address, `${lw}.address`, ['socket_address']).socket_address, `${lw}.address.socket_address`, ['address', 'port_value']);
+  const chains = r.list(listener.filter_chains, `${lw}.filter_chains`);
+  if (chains.length !== 1) throw new Error(`${lw}.filter_chains: the gateway supports one filter chain`);
+  const chain = r.obj(chains[0], `${lw}.filter_chains[0]`, ['filters']);
+  const netFilters = r.list(chain.filters, `${lw}.filter_chains[0].filters`);
+  const hcmFilter = netFilters.map((f) => f as Obj).find((f) => f.name === 'envoy.filters.network.http_connection_manager');
+  if (!hcmFilter) throw new Error(`${lw}: no http_connection_manager`);
+  const hw = `${lw}.filter_chains[0].filters[http_connection_manager].typed_config`;
+  const hcm = r.obj(hcmFilter.typed_config, hw, [
+    'stat_prefix',
+    'codec_type',
+    'use_remote_address',
+    'xff_num_trusted_hops',
+    'stream_idle_timeout',
+    'route_config',
+    'http_filters',
+    'common_http_protocol_options',
+    'http2_protocol_options',
+    'access_log',
+  ]);
+  // These three are transport tuning and logging; name them once, plainly.
+  for (const ignored of ['common_http_protocol_options', 'http2_protocol_options', 'access_log']) {
+    if (hcm[ignored] !== undefined) r.unsupported.push(`${hw}.${ignored} (Node's HTTP defaults and the gateway's own log are used)`);
+  }
+  if (num(hcm.xff_num_trusted_hops, 0) !== 0) r.unsupported.push(`${hw}.xff_num_trusted_hops (the gateway uses the socket address)`);
+
+  // HTTP filters, in order.
+  const filters: string[] = [];
+  const filterConfigs = new Map<string, Obj>();
+  r.list(hcm.http_filters, `${hw}.http_filters`).forEach((f, i) => {
+    const filter = r.obj(f, `${hw}.http_filters[${i}]`, ['name', 'typed_config']);
+    const name = String(filter.name);
+    if (!SUPPORTED_FILTERS.has(name)) r.unsupported.push(`${hw}.http_filters[${i}] ${name} (filter not implemented)`);
+    filters.push(name);
+    filterConfigs.set(name, (filter.typed_config ?? {}) as Obj);
+  });
+  if (filters[filters.length - 1] !== 'envoy.filters.http.router') throw new Error(`${hw}.http_filters: the router must be last`);
+
+  const jwt = readJwt(r, filterConfigs.get('envoy.filters.http.jwt_authn'), `${hw}.http_filters[jwt_authn]`);
+  const rateLimit = readRateLimit(r, filterConfigs.get('envoy.filters.http.ratelimit'), rateLimitDoc, `${hw}.http_filters[ratelimit]`);
+  const localFilter = filterConfigs.get(FILTER_LOCAL_RL);
+  if (localFilter) r.obj(localFilter, `${hw}.http_filters[local_ratelimit]`, ['stat_prefix']);
+  const corsFilter = filterConfigs.get(FILTER_CORS);
+  if (corsFilter) r.obj(corsFilter, `${hw}.http_filters[cors]`, []);
+
+  // Routes of the single virtual host.
+  const rcw = `${hw}.route_config`;
+  const rc = r.obj(hcm.route_config, rcw, ['name', 'virtual_hosts']);
+  const vhosts = r.list(rc.virtual_hosts, `${rcw}.virtual_hosts`);
+  if (vhosts.length !== 1) throw new Error(`${rcw}.virtual_hosts: the gateway supports one virtual host`);
+  const vw = `${rcw}.virtual_hosts[0]`;
+  const vh = r.obj(vhosts[0], vw, ['name', 'domains', 'typed_per_filter_config', 'rate_limits', 'routes']);
+  const domains = r.list(vh.domains, `${vw}.domains`);
+  if (domains.length !== 1 || domains[0] !== '*') r.unsupported.push(`${vw}.domains (the gateway answers every host)`);
+  const vhFilterConfig = (vh.typed_per_filter_config ?? {}) as Obj;
+  const cors = vhFilterConfig[FILTER_CORS] ? readCors(r, vhFilterConfig[FILTER_CORS], `${vw}.typed_per_filter_config.cors`) : undefined;
+  for (const key of Object.keys(vhFilterConfig)) if (key !== FILTER_CORS) r.unsupported.push(`${vw}.typed_per_filter_config.${key}`);
+  const vhActions = readRateLimitActions(r, vh.rate_limits, `${vw}.rate_limits`);
+
+  const routes = r.list(vh.routes, `${vw}.routes`).map((value, i) => readRoute(r, value, `${vw}.routes[${i}]`, vhActions));
+
+  const clusters = new Map<string, ClusterPlan>();
+  r.list(sr.clusters, 'static_resources.clusters').forEach((value, i) => {
+    const c = readCluster(r, value, `static_resources.clusters[${i}]`);
+    clusters.set(c.name, c);
+  });
+  for (const route of routes) {
+    if (!clusters.has(route.cluster)) throw new Error(`route ${route.name}: unknown cluster ${route.cluster}`);
+  }
+  return {
+    listener: { name: String(listener.name), port: num(sock.port_value, 8080), streamIdleTimeoutMs: hcm.stream_idle_timeout ? durationMs(hcm.stream_idle_timeout, `${hw}.stream_idle_timeout`) : 300_000 },
+    filters,
+    routes,
+    clusters,
+    cors,
+    jwt,
+    rateLimit,
+    unsupported: r.unsupported,
+  };
+}
+
+function readRoute(r: Reader, value: unknown, where: string, vhActions: RateLimitAction[][]): RoutePlan {
+  const route = r.obj(value, where, ['name', 'match', 'route', 'typed_per_filter_config']);
+  const match = r.obj(route.match, `${where}.match`, ['prefix', 'path', 'safe_regex', 'grpc']);
+  const action = r.obj(route.route, `${where}.route`, ['cluster', 'timeout', 'idle_timeout', 'max_stream_duration', 'retry_policy', 'rate_limits']);
+  const name = String(route.name ?? where);
+  const plan: RoutePlan = {
+    name,
+    grpcOnly: match.grpc !== undefined,
+    cluster: String(action.cluster),
+    timeoutMs: action.timeout === undefined ? 15_000 : durationMs(action.timeout, `${where}.route.timeout`),
+    rateLimitActions: action.rate_limits !== undefined ? readRateLimitActions(r, action.rate_limits, `${where}.route.rate_limits`) : vhActions,
+  };
+  if (typeof match.prefix === 'string') plan.prefix = match.prefix;
+  else if (typeof match.path === 'string') plan.path = match.path;
+  else if (match.safe_regex !== undefined) {
+    const re = r.obj(match.safe_regex, `${where}.match.safe_regex`, ['regex']);
+    // Envoy's RE2 matches the whole path; the patterns used here are also valid JavaScript.
+    plan.regex = new RegExp(`^(?:${String(re.regex)})$`);
+  } else throw new Error(`${where}.match: needs prefix, path or safe_regex`);
+  if (action.idle_timeout !== undefined) plan.idleTimeoutMs = durationMs(action.idle_timeout, `${where}.route.idle_timeout`);
+  if (action.max_stream_duration !== undefined) {
+    const msd = r.obj(action.max_stream_duration, `${where}.route.max_stream_duration`, ['grpc_timeout_header_max']);
+    if (msd.grpc_timeout_header_max !== undefined) plan.grpcTimeoutHeaderMaxMs = durationMs(msd.grpc_timeout_header_max, `${where}.route.max_stream_duration.grpc_timeout_header_max`);
+  }
+  if (action.retry_policy !== undefined) {
+    const rp = r.obj(action.retry_policy, `${where}.route.retry_policy`, ['retry_on', 'num_retries', 'per_try_timeout', 'retry_back_off']);
+    const backOff = rp.retry_back_off === undefined ? {} : r.obj(rp.retry_back_off, `${where}.route.retry_policy.retry_back_off`, ['base_interval', 'max_interval']);
+    const baseIntervalMs = backOff.base_interval === undefined ? 25 : durationMs(backOff.base_interval, `${where}.route.retry_policy.retry_back_off.base_interval`);
+    const retryOn = new Set(String(rp.retry_on ?? '').split(',').map((s) => s.trim()).filter(Boolean));
+    for (const on of retryOn) if (on !== 'unavailable') r.unsupported.push(`${where}.route.retry_policy.retry_on ${on} (only "unavailable" is implemented)`);
+    plan.retry = {
+      retryOn,
+      numRetries: num(rp.num_retries, 1),
+      perTryTimeoutMs: rp.per_try_timeout === undefined ? 0 : durationMs(rp.per_try_timeout, `${where}.route.retry_policy.per_try_timeout`),
+      baseIntervalMs,
+      maxIntervalMs: backOff.max_interval === undefined ? baseIntervalMs * 10 : durationMs(backOff.max_interval, `${where}.route.retry_policy.retry_back_off.max_interval`),
+    };
+  }
+  const perFilter = (route.typed_per_filter_config ?? {}) as Obj;
+  for (const key of Object.keys(perFilter)) {
+    if (key !== FILTER_LOCAL_RL) {
+      r.unsupported.push(`${where}.typed_per_filter_config.${key}`);
+      continue;
+    }
+    const lw = `${where}.typed_per_filter_config.local_ratelimit`;
+    const local = r.obj(perFilter[key], lw, ['stat_prefix', 'token_bucket', 'filter_enabled', 'filter_enforced', 'rate_limited_as_resource_exhausted']);
+    const bucket = r.obj(local.token_bucket, `${lw}.token_bucket`, ['max_tokens', 'tokens_per_fill', 'fill_interval']);
+    for (const k of ['filter_enabled', 'filter_enforced'] as const) {
+      const frac = (local[k] as Obj | undefined)?.default_value as Obj | undefined;
+      if (frac && !(num(frac.numerator, 0) === 100 && frac.denominator === 'HUNDRED')) r.unsupported.push(`${lw}.${k} (partial enforcement: the gateway enforces always)`);
+    }
+    const maxTokens = num(bucket.max_tokens, 0);
+    plan.localLimit = {
+      maxTokens,
+      tokensPerFill: num(bucket.tokens_per_fill, 1),
+      fillIntervalMs: durationMs(bucket.fill_interval, `${lw}.token_bucket.fill_interval`),
+      asResourceExhausted: local.rate_limited_as_resource_exhausted === true,
+    };
+  }
+  return plan;
+}
+
+function readRateLimitActions(r: Reader, value: unknown, where: string): RateLimitAction[][] {
+  return r.list(value, where).map((entry, i) => {
+    const rl = r.obj(entry, `${where}[${i}]`, ['actions']);
+    return r.list(rl.actions, `${where}[${i}].actions`).map((a, j): RateLimitAction => {
+      const aw = `${where}[${i}].actions[${j}]`;
+      const act = r.obj(a, aw, ['remote_address', 'metadata', 'generic_key']);
+      if (act.remote_address !== undefined) return { kind: 'remote_address' };
+      if (act.generic_key !== undefined) {
+        const g = r.obj(act.generic_key, `${aw}.generic_key`, ['descriptor_key', 'descriptor_value']);
+        return { kind: 'generic_key', descriptorKey: String(g.descriptor_key ?? 'generic_key'), value: String(g.descriptor_value) };
+      }
+      const md = r.obj(act.metadata, `${aw}.metadata`, ['descriptor_key', 'metadata_key', 'source']);
+      const key = r.obj(md.metadata_key, `${aw}.metadata.metadata_key`, ['key', 'path']);
+      const path = r.list(key.path, `${aw}.metadata.metadata_key.path`).map((p) => String((p as Obj).key));
+      return { kind: 'metadata', descriptorKey: String(md.descriptor_key), filter: String(key.key), path };
+    });
+  });
+}
+
+function readCluster(r: Reader, value: unknown, where: string): ClusterPlan {
+  const c = r.obj(value, where, ['name', 'type', 'lb_policy', 'connect_timeout', 'typed_extension_protocol_options', 'circuit_breakers', 'outlier_detection', 'health_checks', 'load_assignment']);
+  const name = String(c.name);
+  const endpoints = r.list((c.load_assignment as Obj | undefined)?.endpoints, `${where}.load_assignment.endpoints`);
+  const lbEndpoints = endpoints.flatMap((e) => r.list((e as Obj).lb_endpoints, `${where}.load_assignment.endpoints[].lb_endpoints`));
+  if (lbEndpoints.length !== 1) r.unsupported.push(`${where}.load_assignment (the gateway sends to one address per cluster)`);
+  const sock = ((((lbEndpoints[0] as Obj)?.endpoint as Obj)?.address as Obj)?.socket_address ?? {}) as Obj;
+  if (c.lb_policy !== undefined && lbEndpoints.length > 1) r.unsupported.push(`${where}.lb_policy`);
+  const protocol = ((c.typed_extension_protocol_options ?? {}) as Obj)['envoy.extensions.upstreams.http.v3.HttpProtocolOptions'] as Obj | undefined;
+  const http2 = Boolean((protocol?.explicit_http_config as Obj | undefined)?.http2_protocol_options);
+  const thresholds = r.list((c.circuit_breakers as Obj | undefined)?.thresholds, `${where}.circuit_breakers.thresholds`).map((t) => t as Obj);
+  const def = thresholds.find((t) => (t.priority ?? 'DEFAULT') === 'DEFAULT') ?? {};
+  if (thresholds.some((t) => t.priority === 'HIGH')) r.unsupported.push(`${where}.circuit_breakers.thresholds[priority=HIGH] (one priority only)`);
+  const plan: ClusterPlan = {
+    name,
+    address: `${String(sock.address)}:${num(sock.port_value, 0)}`,
+    http2,
+    connectTimeoutMs: c.connect_timeout === undefined ? 5000 : durationMs(c.connect_timeout, `${where}.connect_timeout`),
+    // Envoy's defaults when a threshold is not set.
+    breaker: {
+      maxConnections: num(def.max_connections, 1024),
+      maxPendingRequests: num(def.max_pending_requests, 1024),
+      maxRequests: num(def.max_requests, 1024),
+      maxRetries: num(def.max_retries, 3),
+    },
+  };
+  if (c.outlier_detection !== undefined) {
+    const od = r.obj(c.outlier_detection, `${where}.outlier_detection`, ['consecutive_5xx', 'consecutive_gateway_failure', 'interval', 'base_ejection_time', 'max_ejection_percent']);
+    plan.outlier = {
+      consecutiveFailures: Math.min(num(od.consecutive_5xx, 5), num(od.consecutive_gateway_failure, 5)),
+      intervalMs: od.interval === undefined ? 10_000 : durationMs(od.interval, `${where}.outlier_detection.interval`),
+      baseEjectionMs: od.base_ejection_time === undefined ? 30_000 : durationMs(od.base_ejection_time, `${where}.outlier_detection.base_ejection_time`),
+    };
+  }
+  const checks = r.list(c.health_checks, `${where}.health_checks`);
+  if (checks.length > 0) {
+    const hw = `${where}.health_checks[0]`;
+    const hc = r.obj(checks[0], hw, ['timeout', 'interval', 'unhealthy_threshold', 'healthy_threshold', 'grpc_health_check']);
+    const grpcCheck = r.obj(hc.grpc_health_check, `${hw}.grpc_health_check`, ['service_name']);
+    plan.health = {
+      timeoutMs: durationMs(hc.timeout, `${hw}.timeout`),
+      intervalMs: durationMs(hc.interval, `${hw}.interval`),
+      unhealthyThreshold: num(hc.unhealthy_threshold, 1),
+      healthyThreshold: num(hc.healthy_threshold, 1),
+      serviceName: String(grpcCheck.service_name ?? ''),
+    };
+  }
+  return plan;
+}
+
+function readCors(r: Reader, value: unknown, where: string): CorsPlan {
+  const c = r.obj(value, where, ['allow_origin_string_match', 'allow_methods', 'allow_headers', 'expose_headers', 'max_age']);
+  const origins = r.list(c.allow_origin_string_match, `${where}.allow_origin_string_match`).map((m, i) => {
+    const o = r.obj(m, `${where}.allow_origin_string_match[${i}]`, ['exact', 'prefix', 'safe_regex']);
+    if (o.safe_regex !== undefined) return { regex: new RegExp(`^(?:${String((o.safe_regex as Obj).regex)})$`) };
+    return typeof o.exact === 'string' ? { exact: o.exact } : { prefix: String(o.prefix) };
+  });
+  return {
+    origins,
+    allowMethods: String(c.allow_methods ?? 'GET, POST, OPTIONS'),
+    allowHeaders: String(c.allow_headers ?? ''),
+    exposeHeaders: String(c.expose_headers ?? ''),
+    maxAge: String(c.max_age ?? ''),
+  };
+}
+
+function readJwt(r: Reader, value: Obj | undefined, where: string): JwtPlan | undefined {
+  if (!value) return undefined;
+  const cfg = r.obj(value, where, ['providers', 'rules']);
+  const providers = Object.entries((cfg.providers ?? {}) as Obj);
+  if (providers.length !== 1) throw new Error(`${where}.providers: the gateway supports exactly one provider`);
+  const [providerName, providerValue] = providers[0];
+  const pw = `${where}.providers.${providerName}`;
+  const p = r.obj(providerValue, pw, ['issuer', 'audiences', 'local_jwks', 'from_headers', 'forward', 'payload_in_metadata', 'clock_skew_seconds']);
+  const headers = r.list(p.from_headers, `${pw}.from_headers`).map((h) => h as Obj);
+  const rules = r.list(cfg.rules, `${where}.rules`).map((rule, i) => {
+    const rw = `${where}.rules[${i}]`;
+    const ru = r.obj(rule, rw, ['match', 'requires']);
+    const m = r.obj(ru.match, `${rw}.match`, ['prefix', 'path']);
+    const req = ru.requires === undefined ? undefined : r.obj(ru.requires, `${rw}.requires`, ['provider_name']);
+    if (req && req.provider_name !== providerName) throw new Error(`${rw}.requires: unknown provider ${String(req.provider_name)}`);
+    return { prefix: m.prefix as string | undefined, path: m.path as string | undefined, requires: req !== undefined };
+  });
+  return {
+    provider: providerName,
+    issuer: String(p.issuer),
+    audiences: r.list(p.audiences, `${pw}.audiences`).map(String),
+    jwksFile: String(((p.local_jwks ?? {}) as Obj).filename ?? ''),
+    headerName: String(headers[0]?.name ?? 'authorization').toLowerCase(),
+    valuePrefix: String(headers[0]?.value_prefix ?? 'Bearer '),
+    forward: p.forward === true,
+    payloadInMetadata: p.payload_in_metadata as string | undefined,
+    clockSkewSeconds: num(p.clock_skew_seconds, 60),
+    rules,
+  };
+}
+
+function readRateLimit(r: Reader, value: Obj | undefined, limitsDoc: unknown, where: string): RateLimitPlan | undefined {
+  if (!value) return undefined;
+  const cfg = r.obj(value, where, ['domain', 'request_type', 'timeout', 'failure_mode_deny', 'enable_x_ratelimit_headers', 'rate_limited_as_resource_exhausted', 'rate_limit_service']);
+  const domain = String(cfg.domain);
+  const doc = r.obj(limitsDoc, 'ratelimit', ['domain', 'descriptors']);
+  if (doc.domain !== domain) throw new Error(`ratelimit config domain ${String(doc.domain)} does not match envoy.yaml's ${domain}`);
+  const limits = new Map<string, { unit: string; requestsPerUnit: number; durationSeconds: number }>();
+  r.list(doc.descriptors, 'ratelimit.descriptors').forEach((d, i) => {
+    const dw = `ratelimit.descriptors[${i}]`;
+    const desc = r.obj(d, dw, ['key', 'value', 'rate_limit']);
+    if (desc.value !== undefined) r.unsupported.push(`${dw}.value (limits per descriptor value)`);
+    const rl = r.obj(desc.rate_limit, `${dw}.rate_limit`, ['unit', 'requests_per_unit']);
+    const unit = String(rl.unit);
+    const durationSeconds = UNIT_SECONDS[unit];
+    if (!durationSeconds) throw new Error(`${dw}.rate_limit.unit: unknown unit ${unit}`);
+    limits.set(String(desc.key), { unit, requestsPerUnit: num(rl.requests_per_unit, 0), durationSeconds });
+  });
+  return {
+    domain,
+    timeoutMs: cfg.timeout === undefined ? 20 : durationMs(cfg.timeout, `${where}.timeout`),
+    failureModeDeny: cfg.failure_mode_deny === true,
+    xRateLimitHeaders: cfg.enable_x_ratelimit_headers === 'DRAFT_VERSION_03',
+    asResourceExhausted: cfg.rate_limited_as_resource_exhausted === true,
+    limits,
+  };
+}

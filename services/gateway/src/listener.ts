@@ -1,0 +1,56 @@
+import * as http from 'node:http';
+import * as http2 from 'node:http2';
+import * as net from 'node:net';
+import type { Logger } from '../../shared/src/logger';
+import { http1Downstream, http2Downstream, type Downstream } from './proxy/downstream';
+
+const H2_PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n');
+
+/**
+ * One plaintext port for both kinds of callers, like Envoy's `codec_type: AUTO`:
+ * connections that open with the HTTP/2 preface (native gRPC) go to an HTTP/2
+ * server, everything else (browsers' gRPC-web, static files) to HTTP/1.1.
+ */
+export async function listen(host: string, port: number, handle: (ds: Downstream) => Promise<void>, log: Logger): Promise<{ port: number; close(): Promise<void> }> {
+  const onError = (err: unknown) => log.error({ err: (err as Error).message }, 'gateway request failed');
+  const h1 = http.createServer((req, res) => void handle(http1Downstream(req, res)).catch(onError));
+  h1.keepAliveTimeout = 65_000;
+  const h2 = http2.createServer({ settings: { maxConcurrentStreams: 1000 } });
+  h2.on('stream', (stream, headers) => void handle(http2Downstream(stream, headers)).catch(onError));
+  h2.on('sessionError', (err) => log.debug({ err: err.message }, 'http2 session error'));
+  const sockets = new Set<net.Socket>();
+
+  const server = net.createServer((socket) => {
+    sockets.add(socket);
+    socket.once('close', () => sockets.delete(socket));
+    socket.once('readable', function sniff() {
+      const head: Buffer | null = socket.read(Math.min(H2_PREFACE.length, socket.readableLength)) as Buffer | null;
+      if (!head) {
+        socket.once('readable', sniff);
+        return;
+      }
+      const isH2 = H2_PREFACE.subarray(0, head.length).equals(head);
+      socket.unshift(head);
+      // "P" or "PR" could still be "POST" or "PRI": wait for a few more bytes.
+      if (isH2 && head.length < 4) {
+        socket.once('readable', sniff);
+        return;
+      }
+      (isH2 ? h2 : h1).emit('connection', socket);
+    });
+    socket.on('error', () => undefined);
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, resolve);
+  });
+  return {
+    port: (server.address() as net.AddressInfo).port,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        h1.closeIdleConnections();
+        for (const s of sockets) s.destroy();
+      }),
+  };
+}

@@ -1,0 +1,107 @@
+import { readJwks, TokenSigner, TokenVerifier } from '../../shared/src/auth';
+import { onShutdownSignal } from '../../shared/src/lifecycle';
+import { createLogger } from '../../shared/src/logger';
+import { Metrics } from '../../shared/src/metrics';
+import { createRedis } from '../../shared/src/redis';
+import { readGatewayConfig } from './config';
+import { devSignIn } from './dev/dev-tokens';
+import { readGatewayPlan } from './envoy/plan';
+import { GlobalRateLimits, LocalTokenBucket } from './limits/rate-limits';
+import { listen } from './listener';
+import { createGateway, type PlainHandler } from './proxy/gateway';
+import { GatewayMetrics } from './proxy/metrics';
+import { Upstream } from './proxy/upstream';
+import { staticFiles } from './web/static-files';
+
+export interface StartedGateway {
+  port: number;
+  metricsPort: number;
+  upstreams: Map<string, Upstream>;
+  stop(): Promise<void>;
+}
+
+/** Starts the local gateway from envoy/envoy.yaml and envoy/ratelimit/config.yaml with the given environment. */
+export async function startGateway(env?: Record<string, string | undefined>): Promise<StartedGateway> {
+  const config = readGatewayConfig(env);
+  const log = createLogger('gateway', config.LOG_LEVEL);
+  const plan = readGatewayPlan(config.ENVOY_CONFIG_FILE, config.RATELIMIT_CONFIG_FILE);
+  for (const item of plan.unsupported) log.warn({ item }, `envoy config: not implemented by the local gateway: ${item}`);
+
+  // envoy.yaml names production hosts; locally each cluster runs at a configured address.
+  const localAddress: Record<string, string> = {
+    course: config.COURSE_SERVICE_ADDR,
+    student: config.STUDENT_SERVICE_ADDR,
+    registration: config.REGISTRATION_SERVICE_ADDR,
+  };
+  const upstreams = new Map<string, Upstream>();
+  const plainClusters = new Map<string, PlainHandler>();
+  const web = staticFiles(config.WEB_DIST_DIR);
+  for (const cluster of plan.clusters.values()) {
+    if (cluster.name === 'web') {
+      plainClusters.set('web', web.handler);
+    } else if (cluster.name === 'ratelimit') {
+      // The rate limit service's job is done in-process against Redis (GlobalRateLimits).
+    } else if (cluster.http2) {
+      const addr = localAddress[cluster.name] ?? cluster.address;
+      upstreams.set(cluster.name, new Upstream(cluster, addr, config.GATEWAY_UPSTREAM_CONNECTIONS, log));
+    } else {
+      log.warn({ cluster: cluster.name }, 'envoy config: cluster is neither gRPC nor the web client; not served locally');
+    }
+  }
+  if (!web.built) log.warn({ dir: config.WEB_DIST_DIR }, 'the web client is not built; run `npm run build:web`');
+
+  const redis = createRedis(config.REDIS_URL, config.REDIS_KEY_PREFIX);
+  redis.on('error', (err) => log.warn({ err: err.message }, 'redis error'));
+  const metrics = new Metrics('gateway');
+  const gatewayMetrics = new GatewayMetrics(metrics, () => upstreams.values());
+  const verifier = plan.jwt
+    ? new TokenVerifier({ jwks: readJwks(config.JWT_JWKS_FILE), issuer: plan.jwt.issuer, audience: plan.jwt.audiences[0] ?? config.JWT_AUDIENCE })
+    : undefined;
+  const localLimits = new Map<string, LocalTokenBucket>();
+  for (const r of plan.routes) if (r.localLimit) localLimits.set(r.name, new LocalTokenBucket(r.localLimit));
+  const globalLimits = plan.rateLimit ? new GlobalRateLimits(plan.rateLimit, redis, plan.jwt?.payloadInMetadata) : undefined;
+
+  const signer = config.GATEWAY_DEV_TOKENS ? await TokenSigner.fromFile(config.JWT_PRIVATE_KEY_FILE, config.JWT_ISSUER, config.JWT_AUDIENCE) : undefined;
+  const dev = devSignIn({ enabled: config.GATEWAY_DEV_TOKENS, signer, studentAddr: config.STUDENT_SERVICE_ADDR, ttlSeconds: config.GATEWAY_DEV_TOKEN_TTL_SECONDS, log });
+  if (config.GATEWAY_DEV_TOKENS) log.warn('development sign-in is ON (/dev/token): never enable it in production');
+
+  const gateway = createGateway({
+    plan,
+    upstreams,
+    verifier,
+    globalLimits,
+    localLimits,
+    plainClusters,
+    own: { prefix: '/dev/', handler: dev.handler },
+    maxRequestBytes: config.GATEWAY_MAX_REQUEST_BYTES,
+    metrics: gatewayMetrics,
+    log,
+  });
+  for (const u of upstreams.values()) u.startHealthChecks();
+  const server = await listen(config.GATEWAY_HOST, config.GATEWAY_PORT, gateway.handle, log);
+  const metricsServer = await metrics.serve(config.GATEWAY_HOST, config.GATEWAY_METRICS_PORT);
+  log.info({ port: server.port, metricsPort: metricsServer.port, upstreams: Object.fromEntries([...upstreams].map(([k, u]) => [k, u.address])) }, 'gateway listening');
+
+  return {
+    port: server.port,
+    metricsPort: metricsServer.port,
+    upstreams,
+    async stop() {
+      await server.close();
+      metricsServer.server.close();
+      for (const u of upstreams.values()) u.close();
+      dev.close();
+      redis.disconnect();
+    },
+  };
+}
+
+if (require.main === module) {
+  startGateway().then(
+    (g) => onShutdownSignal(createLogger('gateway', 'info'), () => g.stop()),
+    (err: unknown) => {
+      console.error(`gateway failed to start: ${(err as Error).message}`);
+      process.exit(1);
+    },
+  );
+}

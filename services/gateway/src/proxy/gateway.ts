@@ -1,0 +1,386 @@
+import { status } from '@grpc/grpc-js';
+import { constants as h2, type IncomingHttpHeaders } from 'node:http2';
+import type { Principal, TokenVerifier } from '../../../shared/src/auth';
+import { AppError, encodeStatusDetails, resourceExhausted, unauthenticated, unavailable } from '../../../shared/src/errors';
+import type { Logger } from '../../../shared/src/logger';
+import type { CorsPlan, GatewayPlan, RoutePlan } from '../envoy/plan';
+import type { GlobalRateLimits, LimitHeaders, LocalTokenBucket } from '../limits/rate-limits';
+import { BodyTooLarge, type Downstream } from './downstream';
+import { Base64Chunker, decodeTextBody, formatGrpcTimeout, parseGrpcTimeout, protocolOf, responseContentType, trailerFrame, type Protocol } from './grpc-web';
+import { UpstreamFailure, UpstreamRefused, type Upstream, type UpstreamResponse } from './upstream';
+import type { GatewayMetrics } from './metrics';
+
+/** Handles requests the gRPC routes do not: static files, development sign-in. */
+export type PlainHandler = (ds: Downstream, corsHeaders: Record<string, string>) => Promise<void> | void;
+
+export interface GatewayDeps {
+  plan: GatewayPlan;
+  upstreams: Map<string, Upstream>;
+  verifier?: TokenVerifier;
+  globalLimits?: GlobalRateLimits;
+  localLimits: Map<string, LocalTokenBucket>;
+  /** Non-gRPC clusters served in-process (the web client's files). */
+  plainClusters: Map<string, PlainHandler>;
+  /** Paths the gateway answers itself before routing (/dev/...). */
+  own?: { prefix: string; handler: PlainHandler };
+  maxRequestBytes: number;
+  metrics: GatewayMetrics;
+  log: Logger;
+}
+
+// Headers that describe one hop, or that the gateway sets itself, never copied across.
+const HOP_HEADERS = new Set([
+  'connection',
+  'keep-alive',
+  'proxy-connection',
+  'transfer-encoding',
+  'upgrade',
+  'te',
+  'host',
+  'content-length',
+  'content-type',
+  'accept',
+  'accept-encoding',
+  'accept-language',
+  'origin',
+  'referer',
+  'cookie',
+  'grpc-timeout',
+  'x-grpc-web',
+  'x-user-agent',
+  'user-agent',
+  'http2-settings',
+  'pragma',
+  'cache-control',
+  'priority',
+]);
+
+const HTTP_STATUS_FOR: Partial<Record<status, number>> = {
+  [status.UNAUTHENTICATED]: 401,
+  [status.PERMISSION_DENIED]: 403,
+  [status.RESOURCE_EXHAUSTED]: 429,
+  [status.UNAVAILABLE]: 503,
+  [status.UNIMPLEMENTED]: 404,
+  [status.DEADLINE_EXCEEDED]: 504,
+};
+
+/** Percent-encodes a grpc-message value as the gRPC spec asks. */
+function encodeGrpcMessage(message: string): string {
+  return Buffer.from(message, 'utf8').reduce((s, b) => s + (b >= 0x20 && b <= 0x7e && b !== 0x25 ? String.fromCharCode(b) : `%${b.toString(16).toUpperCase().padStart(2, '0')}`), '');
+}
+
+function originAllowed(cors: CorsPlan | undefined, origin: string | undefined): boolean {
+  if (!cors || !origin) return false;
+  return cors.origins.some((o) => (o.exact !== undefined ? o.exact === origin : o.prefix !== undefined ? origin.startsWith(o.prefix) : o.regex!.test(origin)));
+}
+
+function matchRoute(routes: RoutePlan[], path: string, grpc: boolean): RoutePlan | undefined {
+  for (const r of routes) {
+    if (r.grpcOnly && !grpc) continue;
+    if (r.prefix !== undefined ? path.startsWith(r.prefix) : r.path !== undefined ? path === r.path : r.regex!.test(path)) return r;
+  }
+  return undefined;
+}
+
+/**
+ * The gateway's request pipeline, in envoy.yaml's filter order: CORS, JWT
+ * authentication, local token bucket, global rate limits, then the router with
+ * timeouts, retries and the upstream's circuit breaker. gRPC-web is translated
+ * to native gRPC on the way in and back on the way out.
+ */
+export function createGateway(deps: GatewayDeps) {
+  const { plan, log, metrics } = deps;
+  const jwt = plan.jwt;
+
+  function corsHeadersFor(ds: Downstream): Record<string, string> {
+    const origin = ds.headers.origin;
+    if (!plan.cors || !originAllowed(plan.cors, origin)) return {};
+    const h: Record<string, string> = { 'access-control-allow-origin': origin, vary: 'origin' };
+    if (plan.cors.exposeHeaders) h['access-control-expose-headers'] = plan.cors.exposeHeaders;
+    return h;
+  }
+
+  function jwtRequired(path: string): boolean {
+    if (!jwt) return false;
+    const rule = jwt.rules.find((r) => (r.prefix !== undefined ? path.startsWith(r.prefix) : r.path === path));
+    return rule?.requires ?? false;
+  }
+
+  async function authenticate(ds: Downstream): Promise<Principal> {
+    const raw = ds.headers[jwt!.headerName];
+    if (!raw) throw unauthenticated('TOKEN_MISSING', 'a bearer token is required');
+    if (!raw.startsWith(jwt!.valuePrefix)) throw unauthenticated('TOKEN_INVALID', `the ${jwt!.headerName} header must be "${jwt!.valuePrefix}<token>"`);
+    return deps.verifier!.verify(raw.slice(jwt!.valuePrefix.length).trim());
+  }
+
+  /** Answers with a gRPC status the gateway produced itself (trailers-only). */
+  function sendStatus(ds: Downstream, protocol: Protocol, contentType: string, err: AppError, extra: Record<string, string> = {}): void {
+    if (ds.closed || ds.headersSent) return;
+    const headers: Record<string, string> = {
+      'content-type': responseContentType(protocol, contentType),
+      'grpc-status': String(err.code),
+      'grpc-message': encodeGrpcMessage(err.message),
+      'grpc-status-details-bin': encodeStatusDetails(err).toString('base64').replace(/=+$/, ''),
+      ...extra,
+      ...(protocol === 'grpc' ? {} : corsHeadersFor(ds)),
+    };
+    if (err.retryDelayMs !== undefined) headers['retry-after'] = String(Math.max(1, Math.ceil(err.retryDelayMs / 1000)));
+    // gRPC-web callers see a meaningful HTTP status (429 over a limit, 401 without a token);
+    // native gRPC requires 200 with the status in the headers.
+    const httpStatus = protocol === 'grpc' ? 200 : (HTTP_STATUS_FOR[err.code] ?? 200);
+    ds.sendHeaders(httpStatus, headers, { endStream: true });
+  }
+
+  async function handle(ds: Downstream): Promise<void> {
+    const started = process.hrtime.bigint();
+    const contentType = ds.headers['content-type'] ?? '';
+    const protocol = protocolOf(contentType);
+
+    // CORS preflight is answered here, before authentication, as Envoy's cors filter does.
+    if (ds.method === 'OPTIONS' && ds.headers['access-control-request-method']) {
+      const cors = corsHeadersFor(ds);
+      if (!cors['access-control-allow-origin']) {
+        ds.sendHeaders(403, { 'content-type': 'text/plain' });
+        ds.write('origin not allowed');
+        ds.end();
+        return;
+      }
+      ds.sendHeaders(200, {
+        ...cors,
+        'access-control-allow-methods': plan.cors!.allowMethods,
+        'access-control-allow-headers': plan.cors!.allowHeaders,
+        'access-control-max-age': plan.cors!.maxAge,
+        'content-length': '0',
+      }, { endStream: true });
+      return;
+    }
+
+    if (!protocol && deps.own && ds.path.startsWith(deps.own.prefix)) {
+      await deps.own.handler(ds, corsHeadersFor(ds));
+      return;
+    }
+
+    const route = matchRoute(plan.routes, ds.path, protocol !== undefined);
+    if (!protocol) {
+      const plain = route ? deps.plainClusters.get(route.cluster) : undefined;
+      if (plain) {
+        await plain(ds, corsHeadersFor(ds));
+      } else {
+        ds.sendHeaders(404, { 'content-type': 'text/plain' });
+        ds.write('not found');
+        ds.end();
+      }
+      return;
+    }
+
+    const routeName = route?.name ?? 'none';
+    let code = status.OK;
+    try {
+      code = await forward(ds, protocol, contentType, route);
+    } catch (err) {
+      const appErr = err instanceof AppError ? err : new AppError(status.INTERNAL, 'GATEWAY_INTERNAL', 'the gateway failed to handle the call');
+      if (!(err instanceof AppError)) log.error({ err: (err as Error).message, path: ds.path }, 'gateway error');
+      code = appErr.code;
+      sendStatus(ds, protocol, contentType, appErr);
+    } finally {
+      metrics.observe(routeName, protocol, code, Number(process.hrtime.bigint() - started) / 1e9);
+    }
+  }
+
+  /** Runs the filters and the router for one gRPC call; returns the final gRPC status code. */
+  async function forward(ds: Downstream, protocol: Protocol, contentType: string, route: RoutePlan | undefined): Promise<status> {
+    if (!route) throw new AppError(status.UNIMPLEMENTED, 'ROUTE_NOT_FOUND', `no route for ${ds.path}`);
+    if (ds.method !== 'POST') throw new AppError(status.UNIMPLEMENTED, 'METHOD_NOT_ALLOWED', 'gRPC calls use POST');
+    const upstream = deps.upstreams.get(route.cluster);
+    if (!upstream) throw new AppError(status.UNIMPLEMENTED, 'ROUTE_NOT_FOUND', `no upstream for ${route.cluster}`);
+
+    let principal: Principal | undefined;
+    if (jwtRequired(ds.path)) principal = await authenticate(ds);
+
+    const bucket = deps.localLimits.get(route.name);
+    if (bucket) {
+      const wait = await bucket.take();
+      if (wait !== undefined) {
+        deps.metrics.limited.inc({ limit: 'local' });
+        throw resourceExhausted('LOCAL_RATE_LIMITED', 'the gateway is at its request limit for this route; try again shortly', wait);
+      }
+    }
+
+    let limitHeaders: LimitHeaders | undefined;
+    if (deps.globalLimits) {
+      const outcome = await deps.globalLimits.check(route, {
+        remoteAddress: ds.remoteAddress,
+        jwtPayload: principal ? { sub: principal.subject, role: principal.role } : undefined,
+      });
+      if (outcome.failedOpen) deps.metrics.limited.inc({ limit: 'store_failed_open' });
+      limitHeaders = outcome.headers;
+      if (outcome.limited) {
+        deps.metrics.limited.inc({ limit: outcome.limited.descriptor });
+        const who = outcome.limited.descriptor === 'student' ? 'this account' : outcome.limited.descriptor === 'remote_address' ? 'this network address' : outcome.limited.descriptor;
+        const err = new AppError(status.RESOURCE_EXHAUSTED, 'RATE_LIMITED', `too many requests from ${who}; try again in ${Math.max(1, Math.ceil(outcome.limited.retryAfterMs / 1000))} s`, { descriptor: outcome.limited.descriptor, limit: String(outcome.limited.limit) }, [], outcome.limited.retryAfterMs);
+        sendStatus(ds, protocol, contentType, err, { ...(limitHeaders ?? {}) });
+        return err.code;
+      }
+    }
+
+    let body: Buffer;
+    try {
+      body = await ds.readBody(deps.maxRequestBytes);
+    } catch (err) {
+      if (err instanceof BodyTooLarge) throw new AppError(status.RESOURCE_EXHAUSTED, 'REQUEST_TOO_LARGE', err.message);
+      throw new AppError(status.CANCELLED, 'CANCELLED', 'the caller went away');
+    }
+    if (protocol === 'grpc-web-text') body = decodeTextBody(body);
+
+    // Deadline: the caller's grpc-timeout (capped by the route) or the route's own timeout.
+    const asked = parseGrpcTimeout(ds.headers['grpc-timeout']);
+    let timeoutMs = route.timeoutMs;
+    if (route.grpcTimeoutHeaderMaxMs !== undefined && asked !== undefined) {
+      timeoutMs = route.grpcTimeoutHeaderMaxMs > 0 ? Math.min(asked, route.grpcTimeoutHeaderMaxMs) : asked;
+    }
+    const deadline = timeoutMs > 0 ? Date.now() + timeoutMs : 0;
+
+    const headers: Record<string, string> = {};
+    for (const [k, v] of Object.entries(ds.headers)) {
+      if (k.startsWith(':') || HOP_HEADERS.has(k) || k.startsWith('sec-') || k.startsWith('access-control-')) continue;
+      if (jwt && k === jwt.headerName && !jwt.forward) continue;
+      headers[k] = v;
+    }
+    headers['content-type'] = protocol === 'grpc' ? contentType : 'application/grpc+proto';
+    headers.te = 'trailers';
+    headers['x-forwarded-for'] = ds.headers['x-forwarded-for'] ? `${ds.headers['x-forwarded-for']}, ${ds.remoteAddress}` : ds.remoteAddress;
+    if (ds.headers['user-agent']) headers['user-agent'] = `${ds.headers['user-agent']} coursereg-gateway`;
+
+    const response = await callWithRetries(upstream, route, ds.path, headers, body, deadline);
+    return relay(ds, protocol, contentType, upstream, response, deadline, route, limitHeaders);
+  }
+
+  async function callWithRetries(upstream: Upstream, route: RoutePlan, path: string, headers: Record<string, string>, body: Buffer, deadline: number): Promise<UpstreamResponse> {
+    const retry = route.retry?.retryOn.has('unavailable') ? route.retry : undefined;
+    const attempts = 1 + (retry?.numRetries ?? 0);
+    let lastFailure: UpstreamFailure | undefined;
+    for (let i = 0; i < attempts; i++) {
+      const left = deadline > 0 ? deadline - Date.now() : 0;
+      if (deadline > 0 && left <= 0) throw new AppError(status.DEADLINE_EXCEEDED, 'DEADLINE_EXCEEDED', 'the deadline passed before the service answered');
+      if (deadline > 0) headers['grpc-timeout'] = formatGrpcTimeout(left);
+      const perTry = retry?.perTryTimeoutMs ?? 0;
+      const headersTimeoutMs = perTry > 0 ? (left > 0 ? Math.min(perTry, left) : perTry) : left;
+      try {
+        return await upstream.send({ path, headers, body, headersTimeoutMs }, i > 0);
+      } catch (err) {
+        if (err instanceof UpstreamRefused) {
+          // The breaker or a threshold refused before sending; say so plainly.
+          throw Object.assign(unavailable(err.reason, err.message), { retryDelayMs: 1000 });
+        }
+        if (!(err instanceof UpstreamFailure)) throw err;
+        lastFailure = err;
+        if (i + 1 < attempts) {
+          // Envoy's fully jittered exponential back-off.
+          const cap = Math.min(retry!.maxIntervalMs, retry!.baseIntervalMs * 2 ** i);
+          await new Promise((r) => setTimeout(r, Math.random() * cap));
+        }
+      }
+    }
+    if (lastFailure?.response) return lastFailure.response;
+    throw unavailable('UPSTREAM_UNAVAILABLE', lastFailure?.message ?? 'the service is unavailable');
+  }
+
+  /** Streams the upstream's answer back, translating to gRPC-web where needed. */
+  function relay(ds: Downstream, protocol: Protocol, contentType: string, upstream: Upstream, res: UpstreamResponse, deadline: number, route: RoutePlan, limitHeaders: LimitHeaders | undefined): Promise<status> {
+    return new Promise((resolve) => {
+      const { stream } = res;
+      const web = protocol !== 'grpc';
+      const out: Record<string, string> = { ...(limitHeaders ?? {}), ...(web ? corsHeadersFor(ds) : {}) };
+      copyHeaders(res.headers, out);
+      out['content-type'] = web ? responseContentType(protocol, contentType) : String(res.headers['content-type'] ?? 'application/grpc');
+      let finished = false;
+      const timers: NodeJS.Timeout[] = [];
+      const finish = (code: status) => {
+        if (finished) return;
+        finished = true;
+        for (const t of timers) clearTimeout(t);
+        upstream.done();
+        resolve(code);
+      };
+
+      if (res.trailersOnly) {
+        ds.sendHeaders(200, out, { endStream: true });
+        stream.resume();
+        finish(Number(res.headers['grpc-status']) as status);
+        return;
+      }
+
+      const chunker = protocol === 'grpc-web-text' ? new Base64Chunker() : undefined;
+      const write = (chunk: Buffer): boolean => (chunker ? ds.write(chunker.push(chunk)) : ds.write(chunk));
+      ds.sendHeaders(200, out, { trailers: !web });
+
+      const endWith = (trailers: Record<string, string>) => {
+        if (ds.closed) return;
+        if (web) {
+          const frame = trailerFrame(trailers);
+          if (chunker) ds.write(chunker.push(frame) + chunker.flush());
+          else ds.write(frame);
+          ds.end();
+        } else {
+          ds.end(trailers);
+        }
+      };
+      const abortWith = (code: status, message: string) => {
+        if (finished) return;
+        stream.close(h2.NGHTTP2_CANCEL);
+        endWith({ 'grpc-status': String(code), 'grpc-message': encodeGrpcMessage(message) });
+        finish(code);
+      };
+
+      if (deadline > 0) timers.push(setTimeout(() => abortWith(status.DEADLINE_EXCEEDED, 'deadline exceeded at the gateway'), Math.max(0, deadline - Date.now())));
+      let idle: NodeJS.Timeout | undefined;
+      const armIdle = () => {
+        if (!route.idleTimeoutMs) return;
+        if (idle) clearTimeout(idle);
+        idle = setTimeout(() => abortWith(status.DEADLINE_EXCEEDED, 'the stream was idle too long'), route.idleTimeoutMs);
+        timers.push(idle);
+      };
+      armIdle();
+
+      stream.on('data', (chunk: Buffer) => {
+        armIdle();
+        if (!write(chunk)) {
+          stream.pause();
+          ds.onDrain(() => stream.resume());
+        }
+      });
+      let trailers: Record<string, string> | undefined;
+      stream.on('trailers', (t) => {
+        trailers = {};
+        copyHeaders(t, trailers);
+      });
+      stream.on('end', () => {
+        if (finished) return;
+        const t = trailers ?? { 'grpc-status': String(status.INTERNAL), 'grpc-message': 'the service ended the call without a status' };
+        endWith(t);
+        finish(Number(t['grpc-status'] ?? status.UNKNOWN) as status);
+      });
+      stream.on('close', () => {
+        if (finished) return;
+        // Reset by the upstream before it finished.
+        endWith({ 'grpc-status': String(status.UNAVAILABLE), 'grpc-message': encodeGrpcMessage(`the ${upstream.plan.name} service reset the call`) });
+        finish(status.UNAVAILABLE);
+      });
+      stream.on('error', () => undefined);
+      ds.onAbort(() => {
+        if (finished) return;
+        stream.close(h2.NGHTTP2_CANCEL);
+        finish(status.CANCELLED);
+      });
+    });
+  }
+
+  return { handle };
+}
+
+function copyHeaders(from: IncomingHttpHeaders, to: Record<string, string>): void {
+  for (const [k, v] of Object.entries(from)) {
+    if (v === undefined || k.startsWith(':') || k === 'content-type' || k === 'content-length' || HOP_HEADERS.has(k)) continue;
+    to[k] = Array.isArray(v) ? v.join(', ') : String(v);
+  }
+}

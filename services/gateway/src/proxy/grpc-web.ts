@@ -1,0 +1,88 @@
+/**
+ * gRPC-web wire details (https://github.com/grpc/grpc/blob/master/doc/PROTOCOL-WEB.md):
+ * messages keep gRPC's length-prefixed framing, trailers travel as one last frame
+ * whose flag byte has the high bit set, and the "-text" variants base64-encode
+ * the whole body.
+ */
+export type Protocol = 'grpc' | 'grpc-web' | 'grpc-web-text';
+
+/** Which protocol a request speaks, from its content-type; undefined if it is not gRPC at all. */
+export function protocolOf(contentType: string | undefined): Protocol | undefined {
+  if (!contentType) return undefined;
+  const ct = contentType.toLowerCase();
+  if (ct.startsWith('application/grpc-web-text')) return 'grpc-web-text';
+  if (ct.startsWith('application/grpc-web')) return 'grpc-web';
+  if (ct.startsWith('application/grpc')) return 'grpc';
+  return undefined;
+}
+
+/** The content-type a gRPC-web response carries for a request of `protocol`. */
+export function responseContentType(protocol: Protocol, requestContentType: string): string {
+  const suffix = /\+(\w+)/.exec(requestContentType)?.[1] ?? 'proto';
+  if (protocol === 'grpc-web-text') return `application/grpc-web-text+${suffix}`;
+  if (protocol === 'grpc-web') return `application/grpc-web+${suffix}`;
+  return 'application/grpc';
+}
+
+/** Encodes trailers as gRPC-web's final frame: 0x80, a 4-byte length, then "name:value\r\n" lines. */
+export function trailerFrame(trailers: Record<string, string>): Buffer {
+  const text = Object.entries(trailers)
+    .map(([k, v]) => `${k}:${v}\r\n`)
+    .join('');
+  const body = Buffer.from(text, 'latin1');
+  const frame = Buffer.alloc(5 + body.length);
+  frame[0] = 0x80;
+  frame.writeUInt32BE(body.length, 1);
+  body.copy(frame, 5);
+  return frame;
+}
+
+/**
+ * Base64-encodes a byte stream chunk by chunk for grpc-web-text without padding in
+ * the middle: bytes that do not fill a 3-byte group wait for the next chunk.
+ */
+export class Base64Chunker {
+  private carry: Buffer = Buffer.alloc(0);
+
+  push(chunk: Buffer): string {
+    const data = this.carry.length > 0 ? Buffer.concat([this.carry, chunk]) : chunk;
+    const whole = data.length - (data.length % 3);
+    this.carry = data.subarray(whole);
+    return data.subarray(0, whole).toString('base64');
+  }
+
+  flush(): string {
+    const rest = this.carry.toString('base64');
+    this.carry = Buffer.alloc(0);
+    return rest;
+  }
+}
+
+/** Decodes a grpc-web-text request body, which may be several padded base64 pieces back to back. */
+export function decodeTextBody(body: Buffer): Buffer {
+  const text = body.toString('latin1').replace(/\s+/g, '');
+  const parts: Buffer[] = [];
+  let start = 0;
+  for (let i = 0; i < text.length; i += 4) {
+    if (text[i + 3] === '=' || i + 4 >= text.length) {
+      parts.push(Buffer.from(text.slice(start, i + 4), 'base64'));
+      start = i + 4;
+    }
+  }
+  return Buffer.concat(parts);
+}
+
+/** Parses a grpc-timeout header value ("100m", "5S", "1H") into milliseconds. */
+export function parseGrpcTimeout(value: string | undefined): number | undefined {
+  if (!value) return undefined;
+  const m = /^(\d{1,8})([HMSmun])$/.exec(value);
+  if (!m) return undefined;
+  const n = Number(m[1]);
+  const factor: Record<string, number> = { H: 3_600_000, M: 60_000, S: 1000, m: 1, u: 0.001, n: 0.000001 };
+  return n * factor[m[2]];
+}
+
+/** Formats milliseconds as a grpc-timeout header value. */
+export function formatGrpcTimeout(ms: number): string {
+  return `${Math.max(1, Math.ceil(ms))}m`;
+}

@@ -1,0 +1,54 @@
+import client from 'prom-client';
+import { status } from '@grpc/grpc-js';
+import type { Metrics } from '../../../shared/src/metrics';
+import type { Upstream } from './upstream';
+
+/**
+ * The gateway's own metrics, on the process registry:
+ * - coursereg_gateway_requests_total{route,protocol,code}
+ * - coursereg_gateway_request_duration_seconds{route,protocol}
+ * - coursereg_gateway_rate_limited_total{limit}
+ * - coursereg_gateway_upstream_circuit{cluster,state} (1 for the current state)
+ * - coursereg_gateway_upstream_in_flight{cluster}
+ */
+export class GatewayMetrics {
+  readonly requests: client.Counter<'route' | 'protocol' | 'code'>;
+  readonly latency: client.Histogram<'route' | 'protocol'>;
+  readonly limited: client.Counter<'limit'>;
+
+  constructor(base: Metrics, upstreams: () => Iterable<Upstream>) {
+    const registers = [base.registry];
+    this.requests = new client.Counter({ name: 'coursereg_gateway_requests_total', help: 'gRPC calls through the gateway', labelNames: ['route', 'protocol', 'code'], registers });
+    this.latency = new client.Histogram({
+      name: 'coursereg_gateway_request_duration_seconds',
+      help: 'Time from request to the end of the response',
+      labelNames: ['route', 'protocol'],
+      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+      registers,
+    });
+    this.limited = new client.Counter({ name: 'coursereg_gateway_rate_limited_total', help: 'Calls refused by a rate limit (or let through because the limit store failed)', labelNames: ['limit'], registers });
+    new client.Gauge({
+      name: 'coursereg_gateway_upstream_circuit',
+      help: 'Circuit breaker state per cluster',
+      labelNames: ['cluster', 'state'],
+      registers,
+      collect() {
+        for (const u of upstreams()) for (const s of ['closed', 'open', 'half-open']) this.set({ cluster: u.plan.name, state: s }, u.state === s ? 1 : 0);
+      },
+    });
+    new client.Gauge({
+      name: 'coursereg_gateway_upstream_in_flight',
+      help: 'Calls in flight per cluster',
+      labelNames: ['cluster'],
+      registers,
+      collect() {
+        for (const u of upstreams()) this.set({ cluster: u.plan.name }, u.inFlight);
+      },
+    });
+  }
+
+  observe(route: string, protocol: string, code: status, seconds: number): void {
+    this.requests.inc({ route, protocol, code: status[code] ?? String(code) });
+    this.latency.observe({ route, protocol }, seconds);
+  }
+}

@@ -1,0 +1,73 @@
+import * as grpc from '@grpc/grpc-js';
+import { NodeHttpTransport } from '@improbable-eng/grpc-web-node-http-transport';
+import { grpc as grpcWeb } from '@improbable-eng/grpc-web';
+import { CourseServiceClientImpl, GrpcWebImpl } from '../../../gen/web/coursereg/course/v1/course_service';
+import { startCourseService } from '../../course/src/main';
+import { createTestEnv, type TestEnv } from '../../shared/testing/harness';
+import { startGateway, type StartedGateway } from '../src/main';
+import { webFailure } from './gateway.fixtures';
+
+let env: TestEnv;
+let gateway: StartedGateway;
+let course: Awaited<ReturnType<typeof startCourseService>> | undefined;
+let client: CourseServiceClientImpl;
+let md: grpcWeb.Metadata;
+let coursePort: number;
+
+beforeAll(async () => {
+  env = await createTestEnv('gateway_breaker');
+  course = await startCourseService(env.env);
+  coursePort = course.port;
+  gateway = await startGateway({ ...env.env, GATEWAY_PORT: '0', GATEWAY_METRICS_PORT: '0', COURSE_SERVICE_ADDR: `127.0.0.1:${coursePort}`, WEB_DIST_DIR: '/nonexistent' });
+  client = new CourseServiceClientImpl(new GrpcWebImpl(`http://127.0.0.1:${gateway.port}`, { transport: NodeHttpTransport() }));
+  md = new grpcWeb.Metadata({ authorization: `Bearer ${await env.signer.sign('registrar-1', 'registrar', 3600)}` });
+});
+
+afterAll(async () => {
+  await gateway?.stop();
+  await course?.stop();
+  await env?.cleanup();
+});
+
+test('upstreamStopped_opensBreakerForFastUnavailable_andRestartClosesIt', async () => {
+  await client.ListTerms({ pageSize: 1 }, md);
+  expect(gateway.upstreams.get('course')!.state).toBe('closed');
+
+  await course!.stop();
+  course = undefined;
+
+  // The first calls reach for the dead address (and reads are retried) until the breaker opens.
+  const reasons: Array<string | undefined> = [];
+  for (let i = 0; i < 6; i++) {
+    const err = await webFailure(client.ListTerms({ pageSize: 1 }, md));
+    expect(err.code).toBe(grpc.status.UNAVAILABLE);
+    reasons.push(err.reason);
+  }
+  expect(reasons[0]).toBe('UPSTREAM_UNAVAILABLE');
+  expect(reasons).toContain('UPSTREAM_CIRCUIT_OPEN');
+  expect(gateway.upstreams.get('course')!.state).toBe('open');
+
+  // While open, calls are refused without trying the upstream: fast, and counted as refused.
+  const started = process.hrtime.bigint();
+  const fast = await webFailure(client.ListTerms({ pageSize: 1 }, md));
+  const ms = Number(process.hrtime.bigint() - started) / 1e6;
+  expect(fast.reason).toBe('UPSTREAM_CIRCUIT_OPEN');
+  expect(ms).toBeLessThan(1000); // one connect timeout is 1 s; refusing is far quicker
+  // A write is refused the same way.
+  const write = await webFailure(client.CreateTerm({ term: { code: '2029FA', name: 'Fall 2029' } }, md));
+  expect(write.reason).toBe('UPSTREAM_CIRCUIT_OPEN');
+
+  // Restart on the same address: health checks (or the half-open trial) close the breaker by themselves.
+  course = await startCourseService({ ...env.env, COURSE_GRPC_ADDR: `127.0.0.1:${coursePort}` });
+  const until = Date.now() + 20_000;
+  for (;;) {
+    try {
+      await client.ListTerms({ pageSize: 1 }, md);
+      break;
+    } catch (err) {
+      if (Date.now() > until) throw err;
+      await new Promise((r) => setTimeout(r, 250));
+    }
+  }
+  expect(gateway.upstreams.get('course')!.state).toBe('closed');
+}, 60_000);

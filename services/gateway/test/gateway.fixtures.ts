@@ -1,0 +1,82 @@
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { grpc as grpcWeb } from '@improbable-eng/grpc-web';
+import { NodeHttpTransport } from '@improbable-eng/grpc-web-node-http-transport';
+import { CourseServiceClientImpl, GrpcWebImpl as CourseWeb } from '../../../gen/web/coursereg/course/v1/course_service';
+import { GrpcWebImpl, RegistrationServiceClientImpl } from '../../../gen/web/coursereg/registration/v1/registration_service';
+import { Status } from '../../../gen/google/rpc/status';
+import { ErrorInfo } from '../../../gen/google/rpc/error_details';
+import { startRegistrationWorld, type RegistrationWorld } from '../../registration/test/registration.fixtures';
+import { startGateway, type StartedGateway } from '../src/main';
+
+export interface GatewayWorld extends RegistrationWorld {
+  gateway: StartedGateway;
+  origin: string;
+  webDir: string;
+  /** gRPC-web clients (the browser's generated code) through the gateway. */
+  web: { registration: RegistrationServiceClientImpl; course: CourseServiceClientImpl };
+  /** gRPC-web metadata carrying a bearer token. */
+  bearer(token: string): grpcWeb.Metadata;
+  token(role: 'student' | 'registrar', subject: string, ttlSeconds?: number): Promise<string>;
+  stopAll(): Promise<void>;
+}
+
+/** Starts the registration world, a tiny built "web client", and a gateway in front of them. */
+export async function startGatewayWorld(name: string, extraEnv: Record<string, string> = {}): Promise<GatewayWorld> {
+  const world = await startRegistrationWorld(name);
+  const webDir = mkdtempSync(join(tmpdir(), 'coursereg-web-'));
+  mkdirSync(join(webDir, 'assets'));
+  writeFileSync(join(webDir, 'index.html'), '<!doctype html><title>coursereg</title><div id="root"></div>');
+  writeFileSync(join(webDir, 'assets', 'app.js'), 'console.log("coursereg")');
+  const gateway = await startGateway({
+    ...world.env.env,
+    GATEWAY_HOST: '127.0.0.1',
+    GATEWAY_PORT: '0',
+    GATEWAY_METRICS_PORT: '0',
+    REGISTRATION_SERVICE_ADDR: world.registrationAddr,
+    WEB_DIST_DIR: webDir,
+    ...extraEnv,
+  });
+  const origin = `http://127.0.0.1:${gateway.port}`;
+  const transport = NodeHttpTransport();
+  return Object.assign(world, {
+    gateway,
+    origin,
+    webDir,
+    web: {
+      registration: new RegistrationServiceClientImpl(new GrpcWebImpl(origin, { transport })),
+      course: new CourseServiceClientImpl(new CourseWeb(origin, { transport })),
+    },
+    bearer: (token: string) => new grpcWeb.Metadata({ authorization: `Bearer ${token}` }),
+    token: (role: 'student' | 'registrar', subject: string, ttlSeconds?: number) => world.env.signer.sign(subject, role, ttlSeconds),
+    async stopAll() {
+      await gateway.stop();
+      rmSync(webDir, { recursive: true, force: true });
+      await world.stop();
+    },
+  });
+}
+
+/** The code and ErrorInfo reason of a gRPC-web error (as the browser client sees it). */
+export function webError(err: unknown): { code: number; reason?: string; retryAfter?: string; message: string } {
+  const e = err as { code: number; message: string; metadata?: grpcWeb.Metadata };
+  const details = e.metadata?.get('grpc-status-details-bin')?.[0];
+  let reason: string | undefined;
+  if (details) {
+    const st = Status.decode(Buffer.from(details, 'base64'));
+    const info = st.details.find((d) => d.typeUrl.endsWith('google.rpc.ErrorInfo'));
+    if (info) reason = ErrorInfo.decode(info.value).reason;
+  }
+  return { code: e.code, reason, retryAfter: e.metadata?.get('retry-after')?.[0], message: e.message };
+}
+
+/** Awaits a promise expected to fail and returns what the browser would see. */
+export async function webFailure(p: Promise<unknown>): Promise<ReturnType<typeof webError>> {
+  try {
+    await p;
+  } catch (err) {
+    return webError(err);
+  }
+  throw new Error('expected the call to fail');
+}

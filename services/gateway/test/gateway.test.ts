@@ -1,0 +1,216 @@
+import { randomUUID } from 'node:crypto';
+import * as http2 from 'node:http2';
+import * as grpc from '@grpc/grpc-js';
+import { firstValueFrom, filter, lastValueFrom, take, toArray } from 'rxjs';
+import { RegistrationState } from '../../../gen/web/coursereg/registration/v1/registration';
+import { ListCoursesRequest, ListCoursesResponse } from '../../../gen/coursereg/course/v1/course_service';
+import { CourseServiceClient } from '../../../gen/coursereg/course/v1/course_service';
+import { promiseClient, rpcError } from '../../shared/testing/harness';
+import { startGatewayWorld, webFailure, type GatewayWorld } from './gateway.fixtures';
+
+let w: GatewayWorld;
+
+beforeAll(async () => {
+  w = await startGatewayWorld('gateway');
+  await w.addStudents(1, 40);
+});
+
+afterAll(async () => {
+  await w?.stopAll();
+});
+
+function frame(message: Uint8Array): Buffer {
+  const out = Buffer.alloc(5 + message.length);
+  out.writeUInt32BE(message.length, 1);
+  Buffer.from(message).copy(out, 5);
+  return out;
+}
+
+describe('gRPC-web through the gateway', () => {
+  test('register_throughGatewayWithBrowserClient_enrollsAndStreamsTheOutcome', async () => {
+    const section = await w.section({ capacity: 5 });
+    const md = w.bearer(await w.token('student', 'S0001'));
+    const { registration } = await w.web.registration.Register({ sectionId: section.id, requestId: randomUUID(), studentId: 'S0001' }, md);
+    expect(registration!.state).toBe(RegistrationState.REGISTRATION_STATE_PENDING);
+
+    // Server streaming over gRPC-web: the stream reports the outcome once the worker decides.
+    const outcome = await firstValueFrom(
+      w.web.registration.WatchRegistration({ id: registration!.id }, md).pipe(filter((m) => m.registration!.state !== RegistrationState.REGISTRATION_STATE_PENDING)),
+    );
+    expect(outcome.registration!.state).toBe(RegistrationState.REGISTRATION_STATE_ENROLLED);
+
+    const schedule = await w.web.registration.GetSchedule({ studentId: 'S0001', termCode: '2027SP' }, md);
+    expect(schedule.entries.map((e) => e.registration!.sectionId)).toEqual([section.id]);
+  });
+
+  test('watchSection_throughGateway_streamsSeatCountsAsTheyChange', async () => {
+    const section = await w.section({ capacity: 3 });
+    const md = w.bearer(await w.token('student', 'S0002'));
+    const updates = firstValueFrom(w.web.registration.WatchSection({ sectionId: section.id }, md).pipe(take(2), toArray()));
+    await new Promise((r) => setTimeout(r, 300));
+    await w.web.registration.Register({ sectionId: section.id, requestId: randomUUID(), studentId: 'S0002' }, md);
+    const [first, second] = await updates;
+    expect(first.seats!.enrolledCount).toBe(0);
+    expect(second.seats!.enrolledCount).toBe(1);
+  });
+
+  test('grpcWebText_unaryCall_isDecodedAndAnsweredInBase64', async () => {
+    const token = await w.token('student', 'S0003');
+    const body = frame(ListCoursesRequest.encode({ pageSize: 2, pageToken: '', department: '', query: '' }).finish()).toString('base64');
+    const res = await fetch(`${w.origin}/coursereg.course.v1.CourseService/ListCourses`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/grpc-web-text', 'x-grpc-web': '1', authorization: `Bearer ${token}`, accept: 'application/grpc-web-text' },
+      body,
+    });
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-type')).toBe('application/grpc-web-text+proto');
+    const bytes = Buffer.from(await res.text(), 'base64');
+    const len = bytes.readUInt32BE(1);
+    expect(bytes[0]).toBe(0);
+    const message = ListCoursesResponse.decode(bytes.subarray(5, 5 + len));
+    expect(message.courses.length).toBeGreaterThan(0);
+    const trailer = bytes.subarray(5 + len);
+    expect(trailer[0]).toBe(0x80);
+    expect(trailer.subarray(5).toString()).toContain('grpc-status:0');
+  });
+
+  test('nativeGrpc_sameListenerAsGrpcWeb_isProxied', async () => {
+    const client = promiseClient(new CourseServiceClient(`127.0.0.1:${w.gateway.port}`, grpc.credentials.createInsecure()));
+    const res = await client.listCourses({ pageSize: 2, pageToken: '', department: '', query: '' }, await w.env.auth('student', 'S0004'));
+    expect(res.courses.length).toBeGreaterThan(0);
+    const err = await rpcError(client.listCourses({ pageSize: 2, pageToken: '', department: '', query: '' }, new grpc.Metadata()));
+    expect(err.code).toBe(grpc.status.UNAUTHENTICATED);
+    expect(err.reason).toBe('TOKEN_MISSING');
+  });
+
+  test('grpcTimeout_shorterThanTheStream_endsItWithDeadlineExceeded', async () => {
+    const section = await w.section();
+    const md = w.bearer(await w.token('student', 'S0005'));
+    md.set('grpc-timeout', '300m');
+    const started = Date.now();
+    const err = await webFailure(lastValueFrom(w.web.registration.WatchSection({ sectionId: section.id }, md).pipe(toArray())));
+    expect(err.code).toBe(grpc.status.DEADLINE_EXCEEDED);
+    expect(Date.now() - started).toBeLessThan(5000);
+  });
+
+  test('corsPreflight_fromAllowedOrigin_isAnsweredWithoutAToken', async () => {
+    const res = await fetch(`${w.origin}/coursereg.registration.v1.RegistrationService/Register`, {
+      method: 'OPTIONS',
+      headers: { origin: 'http://localhost:5173', 'access-control-request-method': 'POST', 'access-control-request-headers': 'authorization,content-type,x-grpc-web' },
+    });
+    expect(res.status).toBe(200);
+    expect(res.headers.get('access-control-allow-origin')).toBe('http://localhost:5173');
+    expect(res.headers.get('access-control-allow-headers')).toContain('x-grpc-web');
+    const denied = await fetch(`${w.origin}/coursereg.registration.v1.RegistrationService/Register`, {
+      method: 'OPTIONS',
+      headers: { origin: 'https://evil.example.com', 'access-control-request-method': 'POST' },
+    });
+    expect(denied.status).toBe(403);
+    expect(denied.headers.get('access-control-allow-origin')).toBeNull();
+  });
+
+  test('staticFiles_anyClientRoute_fallsBackToIndexHtml', async () => {
+    const asset = await fetch(`${w.origin}/assets/app.js`);
+    expect(asset.status).toBe(200);
+    expect(await asset.text()).toContain('coursereg');
+    const page = await fetch(`${w.origin}/schedule/week`);
+    expect(page.status).toBe(200);
+    expect(await page.text()).toContain('<div id="root">');
+  });
+
+  test('devSignIn_whenNotEnabled_isNotFound', async () => {
+    const res = await fetch(`${w.origin}/dev/token`, { method: 'POST', body: JSON.stringify({ role: 'student', studentId: 'S0001' }) });
+    expect(res.status).toBe(404);
+  });
+});
+
+describe('authentication at the gateway', () => {
+  test('call_withoutToken_isUnauthenticatedWith401', async () => {
+    const res = await fetch(`${w.origin}/coursereg.course.v1.CourseService/ListCourses`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/grpc-web+proto', 'x-grpc-web': '1' },
+      body: frame(new Uint8Array()),
+    });
+    expect(res.status).toBe(401);
+    expect(res.headers.get('grpc-status')).toBe(String(grpc.status.UNAUTHENTICATED));
+  });
+
+  test('call_withExpiredToken_isUnauthenticated', async () => {
+    const expired = await w.token('student', 'S0006', -60);
+    const err = await webFailure(w.web.course.ListCourses({ pageSize: 1 }, w.bearer(expired)));
+    expect(err.code).toBe(grpc.status.UNAUTHENTICATED);
+    expect(err.reason).toBe('TOKEN_EXPIRED');
+  });
+
+  test('call_withForgedToken_isUnauthenticated', async () => {
+    const forged = (await w.env.forgedAuth('student', 'S0007')).get('authorization')[0] as string;
+    const err = await webFailure(w.web.course.ListCourses({ pageSize: 1 }, w.bearer(forged.slice('Bearer '.length))));
+    expect(err.code).toBe(grpc.status.UNAUTHENTICATED);
+    expect(err.reason).toBe('TOKEN_INVALID');
+  });
+
+  test('studentToken_actingForAnotherStudent_isPermissionDenied', async () => {
+    const section = await w.section();
+    const md = w.bearer(await w.token('student', 'S0008'));
+    const err = await webFailure(w.web.registration.Register({ sectionId: section.id, requestId: randomUUID(), studentId: 'S0009' }, md));
+    expect(err.code).toBe(grpc.status.PERMISSION_DENIED);
+  });
+});
+
+describe('rate limits at the gateway', () => {
+  test('burst_overPerStudentLimit_isResourceExhaustedWhileAnotherStudentIsServed', async () => {
+    const hammer = w.bearer(await w.token('student', 'S0010'));
+    const results = await Promise.allSettled(Array.from({ length: 45 }, () => w.web.course.ListCourses({ pageSize: 1 }, hammer)));
+    const refused = results.filter((r) => r.status === 'rejected').map((r) => (r as PromiseRejectedResult).reason as { code: number; metadata: { get(k: string): string[] } });
+    expect(refused.length).toBeGreaterThan(0);
+    for (const e of refused) {
+      expect(e.code).toBe(grpc.status.RESOURCE_EXHAUSTED);
+      expect(Number(e.metadata.get('retry-after')[0])).toBeGreaterThanOrEqual(1);
+    }
+    expect(results.filter((r) => r.status === 'fulfilled').length).toBeGreaterThan(0);
+
+    const other = await w.web.course.ListCourses({ pageSize: 1 }, w.bearer(await w.token('student', 'S0011')));
+    expect(other.courses.length).toBe(1);
+  });
+
+  test('overLimit_grpcWeb_getsHttp429WithRetryAfter', async () => {
+    const token = await w.token('student', 'S0012');
+    const call = () =>
+      fetch(`${w.origin}/coursereg.course.v1.CourseService/ListCourses`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/grpc-web+proto', 'x-grpc-web': '1', authorization: `Bearer ${token}` },
+        body: frame(ListCoursesRequest.encode({ pageSize: 1, pageToken: '', department: '', query: '' }).finish()),
+      });
+    const responses = await Promise.all(Array.from({ length: 30 }, call));
+    const limited = responses.filter((r) => r.status === 429);
+    expect(limited.length).toBeGreaterThan(0);
+    expect(limited[0].headers.get('grpc-status')).toBe(String(grpc.status.RESOURCE_EXHAUSTED));
+    expect(Number(limited[0].headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
+    expect(limited[0].headers.get('x-ratelimit-remaining')).toBe('0');
+  });
+});
+
+describe('HTTP/2 framing', () => {
+  test('grpcWeb_overHttp2_getsTrailersInTheBody', async () => {
+    const token = await w.token('student', 'S0013');
+    const session = http2.connect(w.origin);
+    try {
+      const stream = session.request({
+        ':method': 'POST',
+        ':path': '/coursereg.course.v1.CourseService/ListCourses',
+        'content-type': 'application/grpc-web+proto',
+        authorization: `Bearer ${token}`,
+      });
+      stream.end(frame(ListCoursesRequest.encode({ pageSize: 1, pageToken: '', department: '', query: '' }).finish()));
+      const chunks: Buffer[] = [];
+      stream.on('data', (c: Buffer) => chunks.push(c));
+      await new Promise((r) => stream.on('end', r));
+      const body = Buffer.concat(chunks);
+      const len = body.readUInt32BE(1);
+      expect(body[5 + len]).toBe(0x80);
+      expect(body.subarray(10 + len).toString()).toContain('grpc-status:0');
+    } finally {
+      session.close();
+    }
+  });
+});
