@@ -9,5 +9,7 @@ export const launcherConfig = loadConfig({
   REGISTRATION_GRPC_ADDR: address('127.0.0.1:50053'),
   REGISTRATION_METRICS_PORT: port(9453),
   WORKER_METRICS_PORT: port(9454),
+  GATEWAY_PORT: port(8080),
+  GATEWAY_METRICS_PORT: port(9455),
   SEED_STUDENTS: port(5000),
 });

@@ -1,4 +1,5 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { isServing } from '../services/shared/src/health';
 import { TokenSigner } from '../services/shared/src/auth';
@@ -33,7 +34,28 @@ const PROCS: Proc[] = [
     grpcService: 'coursereg.registration.v1.RegistrationService',
   },
   { name: 'worker', entry: 'services/registration/src/worker.ts', addr: '', metricsPort: config.WORKER_METRICS_PORT },
+  { name: 'gateway', entry: 'services/gateway/src/main.ts', addr: `127.0.0.1:${config.GATEWAY_PORT}`, metricsPort: config.GATEWAY_METRICS_PORT },
 ];
+
+/** Newest modification time under a directory, in ms. */
+function newest(dir: string): number {
+  let t = 0;
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    const p = join(dir, entry.name);
+    t = Math.max(t, entry.isDirectory() ? newest(p) : statSync(p).mtimeMs);
+  }
+  return t;
+}
+
+/** Builds the web client when web/dist is missing or older than its sources. */
+function buildWebIfStale(): void {
+  const index = join(ROOT, 'web', 'dist', 'index.html');
+  const sources = Math.max(newest(join(ROOT, 'web', 'src')), newest(join(ROOT, 'gen', 'web')), statSync(join(ROOT, 'web', 'index.html')).mtimeMs);
+  if (existsSync(index) && statSync(index).mtimeMs >= sources) return;
+  console.log('building the web client (web/dist)...');
+  const res = spawnSync(process.execPath, [join(ROOT, 'node_modules', 'vite', 'bin', 'vite.js'), 'build', '--config', join(ROOT, 'web', 'vite.config.ts'), '--logLevel', 'warn'], { cwd: ROOT, stdio: 'inherit' });
+  if (res.status !== 0) throw new Error('building the web client failed (see above); try `npm run build:web`');
+}
 
 async function metricsUp(port: number): Promise<boolean> {
   try {
@@ -71,7 +93,15 @@ async function main(): Promise<void> {
   process.on('SIGINT', () => stopAll('SIGINT'));
   process.on('SIGTERM', () => stopAll('SIGTERM'));
 
-  const env = { ...process.env, COURSE_SERVICE_ADDR: config.COURSE_GRPC_ADDR, STUDENT_SERVICE_ADDR: config.STUDENT_GRPC_ADDR };
+  buildWebIfStale();
+  const env = {
+    ...process.env,
+    COURSE_SERVICE_ADDR: config.COURSE_GRPC_ADDR,
+    STUDENT_SERVICE_ADDR: config.STUDENT_GRPC_ADDR,
+    REGISTRATION_SERVICE_ADDR: config.REGISTRATION_GRPC_ADDR,
+    // The local launcher is a development setup: the web client signs in as a demo user.
+    GATEWAY_DEV_TOKENS: process.env.GATEWAY_DEV_TOKENS ?? 'true',
+  };
   // Registration needs the student service to answer eligibility, so it starts after the others are healthy.
   const spawnOne = (p: Proc) => {
     const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, p.entry)], { cwd: ROOT, env, stdio: ['ignore', 'inherit', 'inherit'] });
@@ -87,7 +117,8 @@ async function main(): Promise<void> {
   };
   try {
     await Promise.all(PROCS.slice(0, 2).map(spawnOne));
-    await Promise.all(PROCS.slice(2).map(spawnOne));
+    await Promise.all(PROCS.slice(2, 4).map(spawnOne));
+    await spawnOne(PROCS[4]);
   } catch (err) {
     stopAll('SIGTERM');
     throw err;
@@ -99,7 +130,10 @@ async function main(): Promise<void> {
   const lines = [
     '',
     'coursereg is running:',
-    ...PROCS.map((p) => `  ${p.name.padEnd(12)} ${p.addr ? `gRPC ${p.addr}` : 'queue worker   '}   metrics http://127.0.0.1:${p.metricsPort}/metrics`),
+    '',
+    `  Web client:  http://127.0.0.1:${config.GATEWAY_PORT}/   (sign in as a demo student or the registrar)`,
+    '',
+    ...PROCS.map((p) => `  ${p.name.padEnd(12)} ${p.name === 'gateway' ? `gRPC-web + gRPC ${p.addr}` : p.addr ? `gRPC ${p.addr}` : 'queue worker   '}   metrics http://127.0.0.1:${p.metricsPort}/metrics`),
     '',
     'Sample tokens (8 hours; more with `npm run token -- --role student --student S0002`):',
     `  student S0001:  ${studentToken}`,

@@ -1,7 +1,9 @@
+import * as http2 from 'node:http2';
 import * as grpc from '@grpc/grpc-js';
 import { NodeHttpTransport } from '@improbable-eng/grpc-web-node-http-transport';
 import { grpc as grpcWeb } from '@improbable-eng/grpc-web';
 import { CourseServiceClientImpl, GrpcWebImpl } from '../../../gen/web/coursereg/course/v1/course_service';
+import { GrpcWebImpl as StudentWeb, StudentServiceClientImpl } from '../../../gen/web/coursereg/student/v1/student_service';
 import { startCourseService } from '../../course/src/main';
 import { createTestEnv, type TestEnv } from '../../shared/testing/harness';
 import { startGateway, type StartedGateway } from '../src/main';
@@ -71,3 +73,31 @@ test('upstreamStopped_opensBreakerForFastUnavailable_andRestartClosesIt', async 
   }
   expect(gateway.upstreams.get('course')!.state).toBe('closed');
 }, 60_000);
+
+describe('retries', () => {
+  test('unavailableAnswer_isRetriedForReadsOnly', async () => {
+    // A stand-in upstream that always answers UNAVAILABLE and counts what reaches it.
+    const seen: string[] = [];
+    const flaky = http2.createServer();
+    flaky.on('stream', (stream, headers) => {
+      seen.push(String(headers[':path']));
+      stream.resume();
+      stream.on('end', () => stream.respond({ ':status': 200, 'content-type': 'application/grpc', 'grpc-status': '14', 'grpc-message': 'busy' }, { endStream: true }));
+    });
+    await new Promise<void>((r) => flaky.listen(0, '127.0.0.1', r));
+    const port = (flaky.address() as { port: number }).port;
+    const gw = await startGateway({ ...env.env, GATEWAY_PORT: '0', GATEWAY_METRICS_PORT: '0', STUDENT_SERVICE_ADDR: `127.0.0.1:${port}`, WEB_DIST_DIR: '/nonexistent' });
+    try {
+      const students = new StudentServiceClientImpl(new StudentWeb(`http://127.0.0.1:${gw.port}`, { transport: NodeHttpTransport() }));
+      const read = await webFailure(students.GetStudent({ id: 'S0001' }, md));
+      expect(read.code).toBe(grpc.status.UNAVAILABLE);
+      expect(seen.filter((p) => p.endsWith('/GetStudent'))).toHaveLength(3); // first try + num_retries 2
+      const write = await webFailure(students.PlaceHold({ studentId: 'S0001', reason: 'library fine' }, md));
+      expect(write.code).toBe(grpc.status.UNAVAILABLE);
+      expect(seen.filter((p) => p.endsWith('/PlaceHold'))).toHaveLength(1);
+    } finally {
+      await gw.stop();
+      flaky.close();
+    }
+  });
+});

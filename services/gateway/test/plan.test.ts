@@ -1,0 +1,65 @@
+import { readFileSync } from 'node:fs';
+import { parse } from 'yaml';
+import { buildGatewayPlan, readGatewayPlan } from '../src/envoy/plan';
+
+const ENVOY = 'envoy/envoy.yaml';
+const LIMITS = 'envoy/ratelimit/config.yaml';
+const load = () => ({ envoy: parse(readFileSync(ENVOY, 'utf8')), limits: parse(readFileSync(LIMITS, 'utf8')) });
+
+test('plan_fromRealEnvoyYaml_takesRoutesClustersLimitsAndCors', () => {
+  const plan = readGatewayPlan(ENVOY, LIMITS);
+  expect(plan.filters).toEqual([
+    'envoy.filters.http.grpc_web',
+    'envoy.filters.http.cors',
+    'envoy.filters.http.jwt_authn',
+    'envoy.filters.http.local_ratelimit',
+    'envoy.filters.http.ratelimit',
+    'envoy.filters.http.router',
+  ]);
+  const byName = new Map(plan.routes.map((r) => [r.name, r]));
+  expect(byName.get('registration-streams')!.timeoutMs).toBe(0);
+  expect(byName.get('registration-streams')!.grpcTimeoutHeaderMaxMs).toBe(0);
+  expect(byName.get('course-reads')!.retry!.retryOn).toEqual(new Set(['unavailable']));
+  expect(byName.get('registration')!.retry).toBeUndefined();
+  expect(byName.get('registration')!.localLimit!.maxTokens).toBeGreaterThan(0);
+  expect(byName.get('web')!.grpcOnly).toBe(false);
+  // Reads route only the idempotent methods.
+  expect(byName.get('registration-reads')!.regex!.test('/coursereg.registration.v1.RegistrationService/GetSchedule')).toBe(true);
+  expect(byName.get('registration-reads')!.regex!.test('/coursereg.registration.v1.RegistrationService/Register')).toBe(false);
+
+  const reg = plan.clusters.get('registration')!;
+  expect(reg.http2).toBe(true);
+  expect(reg.breaker.maxRequests).toBe(4096);
+  expect(reg.outlier!.consecutiveFailures).toBe(5);
+  expect(reg.health!.serviceName).toBe('coursereg.registration.v1.RegistrationService');
+
+  expect(plan.jwt!.issuer).toBe('coursereg');
+  expect(plan.jwt!.rules).toEqual([{ prefix: '/coursereg.', path: undefined, requires: true }]);
+  expect(plan.rateLimit!.limits.get('student')!.requestsPerUnit).toBe(20);
+  expect(plan.rateLimit!.limits.get('remote_address')!.durationSeconds).toBe(1);
+  expect(plan.cors!.exposeHeaders).toContain('grpc-status-details-bin');
+  // What the local gateway leaves to Envoy is named, not silently dropped.
+  expect(plan.unsupported.some((u) => u.startsWith('admin'))).toBe(true);
+  expect(plan.unsupported.some((u) => u.includes('access_log'))).toBe(true);
+});
+
+test('plan_withFilterItDoesNotImplement_namesIt', () => {
+  const { envoy, limits } = load();
+  const hcm = envoy.static_resources.listeners[0].filter_chains[0].filters[0].typed_config;
+  hcm.http_filters.splice(1, 0, { name: 'envoy.filters.http.ext_authz', typed_config: {} });
+  hcm.route_config.virtual_hosts[0].routes[0].route.hash_policy = [{ header: { header_name: 'x' } }];
+  const plan = buildGatewayPlan(envoy, limits);
+  expect(plan.unsupported).toEqual(expect.arrayContaining([expect.stringContaining('envoy.filters.http.ext_authz'), expect.stringContaining('routes[0].route.hash_policy')]));
+});
+
+test('plan_withRouteToUnknownCluster_failsAtStart', () => {
+  const { envoy, limits } = load();
+  envoy.static_resources.listeners[0].filter_chains[0].filters[0].typed_config.route_config.virtual_hosts[0].routes[0].route.cluster = 'nowhere';
+  expect(() => buildGatewayPlan(envoy, limits)).toThrow(/unknown cluster nowhere/);
+});
+
+test('plan_withRateLimitDomainMismatch_failsAtStart', () => {
+  const { envoy, limits } = load();
+  limits.domain = 'other';
+  expect(() => buildGatewayPlan(envoy, limits)).toThrow(/domain/);
+});
