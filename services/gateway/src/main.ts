@@ -6,6 +6,7 @@ import { createRedis } from '../../shared/src/redis';
 import { readGatewayConfig } from './config';
 import { devSignIn } from './dev/dev-tokens';
 import { readGatewayPlan } from './envoy/plan';
+import { validateEnvoyFile, validateRateLimitFile } from './envoy/validate';
 import { GlobalRateLimits, LocalTokenBucket } from './limits/rate-limits';
 import { listen } from './listener';
 import { createGateway, type PlainHandler } from './proxy/gateway';
@@ -24,6 +25,11 @@ export interface StartedGateway {
 export async function startGateway(env?: Record<string, string | undefined>): Promise<StartedGateway> {
   const config = readGatewayConfig(env);
   const log = createLogger('gateway', config.LOG_LEVEL);
+  // The same strict check CI runs (`npm run lint:envoy`): a config Envoy would reject is not served locally either.
+  const problems = [...validateEnvoyFile(config.ENVOY_CONFIG_FILE), ...validateRateLimitFile(config.RATELIMIT_CONFIG_FILE)];
+  if (problems.length > 0) {
+    throw new Error(`invalid gateway configuration:\n${problems.map((p) => `  ${p.line ? `line ${p.line}: ` : ''}${p.path}: ${p.message}`).join('\n')}`);
+  }
   const plan = readGatewayPlan(config.ENVOY_CONFIG_FILE, config.RATELIMIT_CONFIG_FILE);
   for (const item of plan.unsupported) log.warn({ item }, `envoy config: not implemented by the local gateway: ${item}`);
 
