@@ -20,7 +20,7 @@ export async function listen(host: string, port: number, handle: (ds: Downstream
   h2.on('sessionError', (err) => log.debug({ err: err.message }, 'http2 session error'));
   const sockets = new Set<net.Socket>();
 
-  const server = net.createServer((socket) => {
+  const server = net.createServer({ noDelay: true }, (socket) => {
     sockets.add(socket);
     socket.once('close', () => sockets.delete(socket));
     socket.once('readable', function sniff() {

@@ -26,8 +26,8 @@ export interface Downstream {
   /** Writes body bytes; false means wait for `onDrain`. */
   write(chunk: Buffer | string): boolean;
   onDrain(cb: () => void): void;
-  /** Ends the response, with HTTP/2 trailers if headers were sent with `trailers: true`. */
-  end(trailers?: Record<string, string>): void;
+  /** Ends the response, after `last` body bytes if given, with HTTP/2 trailers if headers were sent with `trailers: true`. */
+  end(trailers?: Record<string, string>, last?: Buffer | string): void;
   /** Called if the client goes away before the response ends. */
   onAbort(cb: () => void): void;
 }
@@ -92,7 +92,7 @@ export function http1Downstream(req: IncomingMessage, res: ServerResponse): Down
     },
     write: (chunk) => res.write(chunk),
     onDrain: (cb) => void res.once('drain', cb),
-    end: () => void res.end(),
+    end: (_trailers, last) => void (last === undefined ? res.end() : res.end(last)),
     onAbort(cb) {
       res.on('close', () => {
         if (!res.writableFinished) cb();
@@ -130,11 +130,12 @@ export function http2Downstream(stream: ServerHttp2Stream, headers: IncomingHttp
     },
     write: (chunk) => (stream.destroyed ? true : stream.write(chunk)),
     onDrain: (cb) => void stream.once('drain', cb),
-    end(trailers) {
+    end(trailers, last) {
       if (ended || stream.destroyed) return;
       ended = true;
       if (waitsForTrailers) stream.once('wantTrailers', () => stream.sendTrailers(trailers ?? {}));
-      stream.end();
+      if (last === undefined) stream.end();
+      else stream.end(last);
     },
     onAbort(cb) {
       stream.on('close', () => {

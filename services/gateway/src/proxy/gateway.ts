@@ -310,43 +310,64 @@ export function createGateway(deps: GatewayDeps) {
         return;
       }
 
+      // Body bytes are gathered until the end of the event-loop turn, so a unary answer leaves
+      // in one write with its headers and trailers; a stream is flushed every turn.
       const chunker = protocol === 'grpc-web-text' ? new Base64Chunker() : undefined;
-      const write = (chunk: Buffer): boolean => (chunker ? ds.write(chunker.push(chunk)) : ds.write(chunk));
-      ds.sendHeaders(200, out, { trailers: !web });
+      let pending: Buffer[] = [];
+      let flushScheduled = false;
+      const encode = (buf: Buffer, last: boolean): Buffer | string => (chunker ? chunker.push(buf) + (last ? chunker.flush() : '') : buf);
+      const take = (extra?: Buffer): Buffer => {
+        if (extra) pending.push(extra);
+        const buf = pending.length === 1 ? pending[0] : Buffer.concat(pending);
+        pending = [];
+        return buf;
+      };
+      const flush = () => {
+        flushScheduled = false;
+        if (finished || ds.closed) return;
+        if (!ds.headersSent) ds.sendHeaders(200, out, { trailers: !web });
+        if (pending.length === 0) return;
+        if (!ds.write(encode(take(), false))) {
+          stream.pause();
+          ds.onDrain(() => stream.resume());
+        }
+      };
 
       const endWith = (trailers: Record<string, string>) => {
         if (ds.closed) return;
         if (web) {
-          const frame = trailerFrame(trailers);
-          if (chunker) ds.write(chunker.push(frame) + chunker.flush());
-          else ds.write(frame);
-          ds.end();
+          const last = encode(take(trailerFrame(trailers)), true);
+          if (!ds.headersSent) ds.sendHeaders(200, { ...out, 'content-length': String(Buffer.byteLength(last)) });
+          ds.end(undefined, last);
         } else {
-          ds.end(trailers);
+          if (!ds.headersSent) ds.sendHeaders(200, out, { trailers: true });
+          ds.end(trailers, pending.length > 0 ? take() : undefined);
         }
       };
+      let idle: NodeJS.Timeout | undefined;
       const abortWith = (code: status, message: string) => {
         if (finished) return;
         stream.close(h2.NGHTTP2_CANCEL);
         endWith({ 'grpc-status': String(code), 'grpc-message': encodeGrpcMessage(message) });
         finish(code);
       };
-
       if (deadline > 0) timers.push(setTimeout(() => abortWith(status.DEADLINE_EXCEEDED, 'deadline exceeded at the gateway'), Math.max(0, deadline - Date.now())));
-      let idle: NodeJS.Timeout | undefined;
       const armIdle = () => {
         if (!route.idleTimeoutMs) return;
-        if (idle) clearTimeout(idle);
-        idle = setTimeout(() => abortWith(status.DEADLINE_EXCEEDED, 'the stream was idle too long'), route.idleTimeoutMs);
-        timers.push(idle);
+        if (idle) idle.refresh();
+        else {
+          idle = setTimeout(() => abortWith(status.DEADLINE_EXCEEDED, 'the stream was idle too long'), route.idleTimeoutMs);
+          timers.push(idle);
+        }
       };
       armIdle();
 
       stream.on('data', (chunk: Buffer) => {
         armIdle();
-        if (!write(chunk)) {
-          stream.pause();
-          ds.onDrain(() => stream.resume());
+        pending.push(chunk);
+        if (!flushScheduled) {
+          flushScheduled = true;
+          setImmediate(flush);
         }
       });
       let trailers: Record<string, string> | undefined;
