@@ -85,3 +85,20 @@ test('register_whenRaceOfHundreds_fillsSeatsAndWaitlistExactly', async () => {
   expect(section2.waitlistedCount).toBe(5);
   expect(await invariantViolations(w.db)).toEqual([]);
 }, 60_000);
+
+test('getSchedule_whileRequestUndecided_listsItAsPendingWithoutCountingCredits', async () => {
+  const section = await w.section();
+  const me = await w.as('S0399');
+  const worker = w.workers.pop()!;
+  await worker.stop();
+  try {
+    const res = await w.api.register({ sectionId: section.id, requestId: 'pending-1', studentId: '' }, me);
+    const schedule = await w.api.getSchedule({ studentId: '', termCode: '2027SP' }, me);
+    expect(schedule.entries.map((e) => [e.registration!.sectionId, e.registration!.state])).toEqual([[section.id, S.REGISTRATION_STATE_PENDING]]);
+    expect(schedule.enrolledCredits).toBe(0);
+    await w.startWorker();
+    expect((await w.final(res.registration!.id, me)).state).toBe(S.REGISTRATION_STATE_ENROLLED);
+  } finally {
+    if (w.workers.length === 0) await w.startWorker();
+  }
+});

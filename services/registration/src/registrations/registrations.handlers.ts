@@ -84,7 +84,7 @@ export function registrationHandlers(deps: RegistrationDeps): Handlers {
     getSchedule: unary(log, 'GetSchedule', async (call) => {
       const req = validate(scheduleRequest, call.request);
       const studentId = studentIdFor(principalOf(call), req.studentId);
-      const live = (await repo.liveOfStudents(db, [studentId], req.termCode)).filter((r) => r.state !== 'PENDING');
+      const live = await repo.liveOfStudents(db, [studentId], req.termCode);
       const sections = await findSections(db, live.map((r) => r.section_id));
       const maxCredits = await deps.eligibility.maxCreditsOf(studentId);
       const entries: ScheduleEntry[] = await Promise.all(
