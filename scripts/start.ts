@@ -53,7 +53,7 @@ function buildWebIfStale(): void {
   const sources = Math.max(newest(join(ROOT, 'web', 'src')), newest(join(ROOT, 'gen', 'web')), statSync(join(ROOT, 'web', 'index.html')).mtimeMs);
   if (existsSync(index) && statSync(index).mtimeMs >= sources) return;
   console.log('building the web client (web/dist)...');
-  const res = spawnSync(process.execPath, [join(ROOT, 'node_modules', 'vite', 'bin', 'vite.js'), 'build', '--config', join(ROOT, 'web', 'vite.config.ts'), '--logLevel', 'warn'], { cwd: ROOT, stdio: 'inherit' });
+  const res = spawnSync(process.execPath, [join(ROOT, 'node_modules', 'vite', 'bin', 'vite.js'), 'build', '--config', join(ROOT, 'web', 'vite.config.mts'), '--logLevel', 'warn'], { cwd: ROOT, stdio: 'inherit' });
   if (res.status !== 0) throw new Error('building the web client failed (see above); try `npm run build:web`');
 }
 

@@ -13,7 +13,7 @@ export const ARTIFACTS = join(ROOT, 'test-artifacts', 'e2e');
 /** Builds the web client once per test file into a temporary folder the gateway serves. */
 function buildWeb(): string {
   const outDir = mkdtempSync(join(tmpdir(), 'coursereg-web-e2e-'));
-  const res = spawnSync(process.execPath, [join(ROOT, 'node_modules', 'vite', 'bin', 'vite.js'), 'build', '--config', join(ROOT, 'web', 'vite.config.ts'), '--outDir', outDir, '--emptyOutDir', '--logLevel', 'error'], {
+  const res = spawnSync(process.execPath, [join(ROOT, 'node_modules', 'vite', 'bin', 'vite.js'), 'build', '--config', join(ROOT, 'web', 'vite.config.mts'), '--outDir', outDir, '--emptyOutDir', '--logLevel', 'error'], {
     cwd: ROOT,
     encoding: 'utf8',
   });
