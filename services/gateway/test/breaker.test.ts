@@ -72,6 +72,7 @@ test('upstreamStopped_opensBreakerForFastUnavailable_andRestartClosesIt', async 
     }
   }
   expect(gateway.upstreams.get('course')!.state).toBe('closed');
+  expect(gateway.upstreams.get('course')!.inFlight).toBe(0);
 }, 60_000);
 
 describe('retries', () => {
@@ -95,6 +96,8 @@ describe('retries', () => {
       const write = await webFailure(students.PlaceHold({ studentId: 'S0001', reason: 'library fine' }, md));
       expect(write.code).toBe(grpc.status.UNAVAILABLE);
       expect(seen.filter((p) => p.endsWith('/PlaceHold'))).toHaveLength(1);
+      // Every attempt, failed or relayed, is counted out again (max_requests stays honest).
+      expect(gw.upstreams.get('student')!.inFlight).toBe(0);
     } finally {
       await gw.stop();
       flaky.close();

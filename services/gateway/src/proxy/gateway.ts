@@ -270,7 +270,7 @@ export function createGateway(deps: GatewayDeps) {
       } catch (err) {
         if (err instanceof UpstreamRefused) {
           // The breaker or a threshold refused before sending; say so plainly.
-          throw Object.assign(unavailable(err.reason, err.message), { retryDelayMs: 1000 });
+          throw new AppError(status.UNAVAILABLE, err.reason, err.message, {}, [], 1000);
         }
         if (!(err instanceof UpstreamFailure)) throw err;
         lastFailure = err;
@@ -299,7 +299,7 @@ export function createGateway(deps: GatewayDeps) {
         if (finished) return;
         finished = true;
         for (const t of timers) clearTimeout(t);
-        upstream.done();
+        res.release();
         resolve(code);
       };
 

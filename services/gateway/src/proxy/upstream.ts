@@ -10,6 +10,8 @@ export interface UpstreamResponse {
   stream: http2.ClientHttp2Stream;
   /** The gRPC status came in the headers and there is no body (gRPC "trailers-only"). */
   trailersOnly: boolean;
+  /** Marks the call finished for the cluster's max_requests count; safe to call more than once. */
+  release(): void;
 }
 
 export interface UpstreamRequest {
@@ -125,7 +127,7 @@ export class Upstream {
   /**
    * Sends one call through the breaker. Resolves with the response headers and
    * stream; rejects with UpstreamRefused (not attempted) or UpstreamFailure.
-   * The caller must call `done()` when the call has finished.
+   * The caller calls the response's `release()` when the call has finished.
    */
   async send(req: UpstreamRequest, isRetry = false): Promise<UpstreamResponse> {
     if (this.active >= this.plan.breaker.maxRequests) {
@@ -137,7 +139,14 @@ export class Upstream {
     }
     this.active++;
     try {
-      return await this.breaker.fire(req);
+      const res = await this.breaker.fire(req);
+      let released = false;
+      res.release = () => {
+        if (released) return;
+        released = true;
+        this.active--;
+      };
+      return res;
     } catch (err) {
       this.active--;
       if (err instanceof UpstreamFailure) throw err;
@@ -148,11 +157,6 @@ export class Upstream {
     } finally {
       if (isRetry) this.retrying--;
     }
-  }
-
-  /** Marks a call that `send` resolved as finished. */
-  done(): void {
-    this.active--;
   }
 
   close(): void {
@@ -211,7 +215,8 @@ export class Upstream {
         settled = true;
         if (timer) clearTimeout(timer);
         const trailersOnly = headers['grpc-status'] !== undefined;
-        const response: UpstreamResponse = { headers, stream, trailersOnly };
+        // Counted as finished already when it is a failure; `send` replaces release on success.
+        const response: UpstreamResponse = { headers, stream, trailersOnly, release: () => undefined };
         if (trailersOnly && String(headers['grpc-status']) === GRPC_UNAVAILABLE) {
           reject(new UpstreamFailure(`the ${this.plan.name} service answered UNAVAILABLE`, response));
           return;
