@@ -1,4 +1,4 @@
-import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { cpus, loadavg } from 'node:os';
 import { join, relative } from 'node:path';
@@ -19,7 +19,7 @@ import {
   type PhaseFigures,
   type TargetSummary,
 } from './lib/gateway-report';
-import { cpuSecondsOf, freePort, killAll, machineBusySeconds, sleep, startTs, stop, waitHealthy, waitMetricsOrSettled, type Child } from './lib/procs';
+import { cpuByCommand, cpuSecondsOf, freePort, killAll, machineBusySeconds, sleep, startTs, stop, waitHealthy, waitMetricsOrSettled, type Child } from './lib/procs';
 
 /**
  * `npm run bench:gateway`: the same unary RPC (CourseService/ListCourses,
@@ -241,27 +241,6 @@ interface CpuSnapshot {
   self: NodeJS.CpuUsage;
 }
 
-/** CPU seconds so far of every process on the machine, by pid (Linux only; empty elsewhere). */
-function cpuOfAllProcesses(): Map<number, { comm: string; cpu: number }> {
-  const out = new Map<number, { comm: string; cpu: number }>();
-  let pids: string[];
-  try {
-    pids = readdirSync('/proc').filter((d) => /^\d+$/.test(d));
-  } catch {
-    return out;
-  }
-  for (const pid of pids) {
-    try {
-      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      out.set(Number(pid), { comm: stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')')), cpu: (Number(fields[11]) + Number(fields[12])) / 100 });
-    } catch {
-      // The process ended meanwhile.
-    }
-  }
-  return out;
-}
-
 function percentile(sorted: number[], q: number): number {
   if (sorted.length === 0) return NaN;
   return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))];
@@ -403,7 +382,7 @@ async function main(): Promise<void> {
       gateway: cpuSecondsOf(gatewayProc.proc.pid),
       course: cpuSecondsOf(course!.proc.pid),
       clients: clients.reduce((a, c) => a + cpuSecondsOf(c.pid), 0),
-      all: cpuOfAllProcesses(),
+      all: cpuByCommand(),
       machine: machineBusySeconds(),
       self: process.cpuUsage(),
     });

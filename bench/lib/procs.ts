@@ -140,8 +140,8 @@ export function machineBusySeconds(): number {
   }
 }
 
-/** CPU seconds so far of every process whose command name is in `names`, by pid (Linux only). */
-export function cpuByCommand(names: readonly string[]): Map<number, { comm: string; cpu: number }> {
+/** CPU seconds so far of every process whose command name is in `names` (all processes without `names`), by pid (Linux only). */
+export function cpuByCommand(names?: readonly string[]): Map<number, { comm: string; cpu: number }> {
   const out = new Map<number, { comm: string; cpu: number }>();
   let pids: string[];
   try {
@@ -153,7 +153,7 @@ export function cpuByCommand(names: readonly string[]): Map<number, { comm: stri
     try {
       const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
       const comm = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
-      if (!names.includes(comm)) continue;
+      if (names && !names.includes(comm)) continue;
       const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
       out.set(Number(pid), { comm, cpu: (Number(fields[11]) + Number(fields[12])) / 100 });
     } catch {

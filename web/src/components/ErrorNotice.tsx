@@ -45,3 +45,17 @@ export function ErrorNotice({ error, onRetry, retryLabel = 'Try again', context 
     </div>
   );
 }
+
+/** Lists what is wrong with a form before it is sent (nothing when the list is empty). */
+export function FormProblems({ problems }: { problems: readonly string[] }) {
+  if (problems.length === 0) return null;
+  return (
+    <div className="notice notice-error" role="alert">
+      <ul>
+        {problems.map((p) => (
+          <li key={p}>{p}</li>
+        ))}
+      </ul>
+    </div>
+  );
+}

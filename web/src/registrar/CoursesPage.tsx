@@ -2,7 +2,7 @@ import { useId, useState, type FormEvent } from 'react';
 import type { Course } from '../../../gen/web/coursereg/course/v1/course';
 import { useApi } from '../api/context';
 import { Code, toApiError, type ApiError } from '../api/errors';
-import { ErrorNotice } from '../components/ErrorNotice';
+import { ErrorNotice, FormProblems } from '../components/ErrorNotice';
 import { Empty, Loading } from '../components/Status';
 import { describePrerequisite, formatPrerequisite, parsePrerequisite, PrerequisiteSyntaxError } from '../lib/prerequisites';
 
@@ -97,15 +97,7 @@ export function CourseForm({ course, onSaved, onCancel }: { course?: Course; onS
           Comma-separated course codes to take in the same term.
         </p>
       </div>
-      {problems.length > 0 ? (
-        <div className="notice notice-error" role="alert">
-          <ul>
-            {problems.map((p) => (
-              <li key={p}>{p}</li>
-            ))}
-          </ul>
-        </div>
-      ) : null}
+      <FormProblems problems={problems} />
       <ErrorNotice error={error} context={creating ? 'Could not create the course' : 'Could not save the course'} />
       {error?.code === Code.ABORTED ? <p className="hint">Close this form and open the course again to see the latest version.</p> : null}
       <div className="buttons">

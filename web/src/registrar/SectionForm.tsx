@@ -2,7 +2,7 @@ import { useId, useState, type FormEvent } from 'react';
 import { DayOfWeek, SectionKind, SectionStatus, type MeetingTime, type Section } from '../../../gen/web/coursereg/course/v1/course';
 import { useApi, useLoad } from '../api/context';
 import { toApiError, type ApiError } from '../api/errors';
-import { ErrorNotice } from '../components/ErrorNotice';
+import { ErrorNotice, FormProblems } from '../components/ErrorNotice';
 import { kindLabel } from '../components/SectionBits';
 import { dayLong, dayShort, parseHHMM, WEEK } from '../lib/time';
 
@@ -203,15 +203,7 @@ export function SectionForm({ termCode, section, onSaved, onCancel }: { termCode
         ))}
       </fieldset>
 
-      {problems.length > 0 ? (
-        <div className="notice notice-error" role="alert">
-          <ul>
-            {problems.map((p) => (
-              <li key={p}>{p}</li>
-            ))}
-          </ul>
-        </div>
-      ) : null}
+      <FormProblems problems={problems} />
       <ErrorNotice error={error} context={creating ? 'Could not create the section' : 'Could not save the section'} />
       <div className="buttons">
         <button type="submit" className="primary" disabled={busy} data-testid="save-section">
