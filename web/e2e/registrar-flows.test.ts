@@ -1,5 +1,5 @@
 import { ListSectionsRequest } from '../../gen/coursereg/course/v1/course_service';
-import { seedSmallCatalog, startE2eStack, type E2eStack } from './stack';
+import { seedSmallCatalog, startE2eStack, UNNAMED_CONTROLS, type E2eStack } from './stack';
 
 let stack: E2eStack;
 
@@ -32,6 +32,7 @@ test('registrar_createsSection_studentsThenSeeIt', async () => {
   await stack.screenshot(registrar, '07-registrar-new-section');
   await registrar.getByTestId('save-section').click();
   await registrar.getByTestId('section-admin').waitFor();
+  expect(await registrar.evaluate<string[]>(UNNAMED_CONTROLS)).toEqual([]);
   await stack.screenshot(registrar, '08-registrar-section-admin');
 
   // The section exists in the catalog service, as the registrar entered it.

@@ -92,3 +92,9 @@ export async function seedSmallCatalog(w: GatewayWorld, opts: { hotCapacity?: nu
   const hist = (await section('HIST 105', '001', opts.hotCapacity ?? 1, 5, TR, '10:00', '11:15')).section!;
   return { cs1, cs2, math, hist };
 }
+
+/** A page expression listing controls without an accessible name (label, aria-label, aria-labelledby, text or title). */
+export const UNNAMED_CONTROLS = `[...document.querySelectorAll('input:not([type=hidden]), select, textarea, button')]
+  .filter((el) => !(el.labels && el.labels.length) && !el.getAttribute('aria-label') && !el.getAttribute('aria-labelledby') && !(el.textContent || '').trim() && !el.getAttribute('title'))
+  .map((el) => el.outerHTML.slice(0, 120))`;
+

@@ -1,6 +1,6 @@
 import type { Page } from 'playwright-core';
 import { invariantViolations } from '../../services/registration/test/registration.fixtures';
-import { seedSmallCatalog, startE2eStack, type E2eStack } from './stack';
+import { seedSmallCatalog, startE2eStack, UNNAMED_CONTROLS, type E2eStack } from './stack';
 
 let stack: E2eStack;
 let catalog: Awaited<ReturnType<typeof seedSmallCatalog>>;
@@ -124,4 +124,30 @@ expect.extend({
     }
     return { pass: false, message: () => `expected the outcome to become ${state}, last seen ${last ?? 'absent'}` };
   },
+});
+
+test('student_withKeyboard_signsInSearchesAndRegisters_andEveryControlIsNamed', async () => {
+  const page = await (await stack.context()).newPage();
+  await page.goto('/');
+  expect(await page.evaluate<string[]>(UNNAMED_CONTROLS)).toEqual([]);
+  await page.getByTestId('student-select').focus();
+  await page.keyboard.press('End'); // last demo student in the list
+  const chosen = await page.getByTestId('student-select').inputValue();
+  await page.getByTestId('sign-in').focus();
+  await page.keyboard.press('Enter');
+  await page.getByTestId('search-input').waitFor();
+  await page.getByTestId('search-input').focus();
+  await page.keyboard.type('Programming');
+  await page.keyboard.press('Enter');
+  const register = row(page, 'CS 101', '002').getByTestId('register-button');
+  await register.waitFor();
+  await register.focus();
+  await page.keyboard.press('Enter');
+  await expect(outcome(page, 'CS 101 section 002')).toHaveStateEventually('enrolled');
+  expect(await page.evaluate<string[]>(UNNAMED_CONTROLS)).toEqual([]);
+  await page.getByTestId('nav-schedule').focus();
+  await page.keyboard.press('Enter');
+  await page.getByTestId('weekly-calendar').waitFor();
+  expect(await page.evaluate<string[]>(UNNAMED_CONTROLS)).toEqual([]);
+  expect(chosen).toMatch(/^S\d{4}$/);
 });
