@@ -79,6 +79,14 @@ export class SeatFeed {
     };
   }
 
+  /**
+   * Reads the counts of sections that are polled rather than streamed now, instead of at the
+   * next poll: after this client's own request for one of them is decided, its counts changed.
+   */
+  refresh(sectionIds: readonly string[]): Promise<void> {
+    return this.poll(sectionIds.filter((id) => this.entries.has(id)));
+  }
+
   latest(sectionId: string): SeatCounts | undefined {
     return this.entries.get(sectionId)?.latest;
   }
@@ -131,8 +139,8 @@ export class SeatFeed {
     });
   }
 
-  private async poll() {
-    const ids = [...this.entries.entries()].filter(([, e]) => !e.stop).map(([id]) => id);
+  private async poll(only?: readonly string[]) {
+    const ids = (only ?? [...this.entries.keys()]).filter((id) => !this.entries.get(id)?.stop);
     for (let i = 0; i < ids.length; i += 200) {
       try {
         const { sections } = await this.api.course.BatchGetSections({ ids: ids.slice(i, i + 200) });

@@ -89,6 +89,7 @@ export function StudentApp({ session }: { session: Session }) {
     let timer: ReturnType<typeof setTimeout> | undefined;
     const off = tracker.onChange((now, before) => {
       if (now.state === 'pending' || now.state === 'refused' || now.state === before?.state) return;
+      void seatFeed.refresh([now.sectionId]);
       clearTimeout(timer);
       timer = setTimeout(() => reloadSchedule.current(), 300);
     });
@@ -96,7 +97,7 @@ export function StudentApp({ session }: { session: Session }) {
       off();
       clearTimeout(timer);
     };
-  }, [tracker]);
+  }, [tracker, seatFeed]);
 
   // What the schedule already says, so that a promotion later is recognised as one.
   useEffect(() => {
