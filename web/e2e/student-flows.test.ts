@@ -91,7 +91,7 @@ test('twoStudents_raceForLastSeat_oneEnrolledOtherWaitlistedThenPromotedLiveOnDr
 
   await expect(outcome(loser, 'HIST 105 section 001')).toHaveStateEventually('enrolled');
   // The section's counts on the page follow at once, not at the next poll.
-  await row(loser, 'HIST 105', '001').filter({ hasText: 'Full (1 of 1 seats taken)' }).waitFor({ timeout: 5000 });
+  await row(loser, 'HIST 105', '001').filter({ hasText: 'Full (1 of 1 seat taken)' }).waitFor({ timeout: 5000 });
   await stack.screenshot(loser, '06-promoted');
 });
 

@@ -52,7 +52,8 @@ export function countsOf(s: Section): SeatCounts {
 /** "5 of 30 seats open · waitlist 0 of 10". */
 export function seatText(c: SeatCounts): string {
   const open = seatsOpen(c);
-  const seats = open === 0 ? `Full (${c.enrolledCount} of ${c.capacity} seats taken)` : `${open} of ${c.capacity} seat${c.capacity === 1 ? '' : 's'} open`;
+  const unit = c.capacity === 1 ? 'seat' : 'seats';
+  const seats = open === 0 ? `Full (${c.enrolledCount} of ${c.capacity} ${unit} taken)` : `${open} of ${c.capacity} ${unit} open`;
   return `${seats} · waitlist ${c.waitlistedCount} of ${c.waitlistCapacity}`;
 }
 
