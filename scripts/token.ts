@@ -1,6 +1,7 @@
 import { parseArgs } from 'node:util';
 import { TokenSigner, type Role } from '../services/shared/src/auth';
 import { ensureDevKeys } from '../services/shared/src/devkeys';
+import { rules } from '../services/shared/src/validation';
 import { launcherConfig as config } from './config';
 
 /**
@@ -15,7 +16,7 @@ async function main() {
   const role = values.role as Role;
   if (!['student', 'registrar', 'service'].includes(role)) throw new Error('--role must be student, registrar or service');
   const subject = role === 'student' ? values.student : (values.subject ?? `${role}-dev`);
-  if (!subject || (role === 'student' && !/^S\d{4,9}$/.test(subject))) throw new Error('students need --student with an id such as S0001');
+  if (!subject || (role === 'student' && !rules.studentId().safeParse(subject).success)) throw new Error('students need --student with an id such as S0001');
   const ttl = Number(values.ttl);
   if (!Number.isInteger(ttl) || ttl <= 0) throw new Error('--ttl must be a positive number of seconds');
   await ensureDevKeys(config.JWT_JWKS_FILE, config.JWT_PRIVATE_KEY_FILE);

@@ -1,6 +1,5 @@
 import { connect, constants, type ClientHttp2Session } from 'node:http2';
-import type { Metadata, ServiceError } from '@grpc/grpc-js';
-import { decodeServiceError, type DecodedError } from '../../services/shared/src/errors';
+import { decodeStatus, type DecodedError } from '../../services/shared/src/errors';
 
 /**
  * A minimal gRPC unary client over node:http2, for load generation only. It
@@ -87,9 +86,7 @@ export function parseGrpcWebBody(data: Buffer): { message?: Buffer; trailers?: R
 /** Builds the call's result from its gRPC status, message, status details (base64) and response message. */
 export function toUnaryResult(code: number, statusMessage: string, details: string | undefined, body: Buffer | undefined): UnaryResult {
   if (code === 0) return { code, message: statusMessage, body };
-  const md = { get: (k: string) => (k === 'grpc-status-details-bin' && details ? [Buffer.from(details, 'base64')] : []) } as unknown as Metadata;
-  const error = decodeServiceError({ code, details: statusMessage, metadata: md, message: statusMessage, name: 'Error' } as ServiceError);
-  return { code, message: statusMessage, error };
+  return { code, message: statusMessage, error: decodeStatus(code, statusMessage, details) };
 }
 
 /** Percent-decodes a grpc-message value, keeping it as it is if it is not valid percent-encoding. */

@@ -5,8 +5,7 @@ import { grpc as grpcWeb } from '@improbable-eng/grpc-web';
 import { NodeHttpTransport } from '@improbable-eng/grpc-web-node-http-transport';
 import { CourseServiceClientImpl, GrpcWebImpl as CourseWeb } from '../../../gen/web/coursereg/course/v1/course_service';
 import { GrpcWebImpl, RegistrationServiceClientImpl } from '../../../gen/web/coursereg/registration/v1/registration_service';
-import { Status } from '../../../gen/google/rpc/status';
-import { ErrorInfo } from '../../../gen/google/rpc/error_details';
+import { decodeStatus } from '../../shared/src/errors';
 import { startRegistrationWorld, type RegistrationWorld } from '../../registration/test/registration.fixtures';
 import { startGateway, type StartedGateway } from '../src/main';
 
@@ -61,13 +60,7 @@ export async function startGatewayWorld(name: string, extraEnv: Record<string, s
 /** The code and ErrorInfo reason of a gRPC-web error (as the browser client sees it). */
 export function webError(err: unknown): { code: number; reason?: string; retryAfter?: string; message: string } {
   const e = err as { code: number; message: string; metadata?: grpcWeb.Metadata };
-  const details = e.metadata?.get('grpc-status-details-bin')?.[0];
-  let reason: string | undefined;
-  if (details) {
-    const st = Status.decode(Buffer.from(details, 'base64'));
-    const info = st.details.find((d) => d.typeUrl.endsWith('google.rpc.ErrorInfo'));
-    if (info) reason = ErrorInfo.decode(info.value).reason;
-  }
+  const { reason } = decodeStatus(e.code, e.message, e.metadata?.get('grpc-status-details-bin')?.[0]);
   return { code: e.code, reason, retryAfter: e.metadata?.get('retry-after')?.[0], message: e.message };
 }
 

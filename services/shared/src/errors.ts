@@ -103,10 +103,20 @@ export interface DecodedError {
 
 /** Reads code, reason, field violations and retry hint from a gRPC error, as clients see them. */
 export function decodeServiceError(err: ServiceError): DecodedError {
-  const out: DecodedError = { code: err.code, message: err.details, metadata: {}, fieldViolations: [] };
-  const raw = err.metadata?.get('grpc-status-details-bin')[0];
-  if (!raw) return out;
-  const st = Status.decode(typeof raw === 'string' ? Buffer.from(raw, 'base64') : raw);
+  return decodeStatus(err.code, err.details, err.metadata?.get('grpc-status-details-bin')[0]);
+}
+
+/**
+ * The same from a status's parts, as any client receives them: code, message and the
+ * grpc-status-details-bin value (bytes, or base64 as it travels in a header).
+ *
+ * @example
+ *   decodeStatus(8, 'slow down', res.headers.get('grpc-status-details-bin') ?? undefined).retryDelayMs
+ */
+export function decodeStatus(code: number, message: string, detailsBin: Buffer | Uint8Array | string | undefined): DecodedError {
+  const out: DecodedError = { code, message, metadata: {}, fieldViolations: [] };
+  if (!detailsBin) return out;
+  const st = Status.decode(typeof detailsBin === 'string' ? Buffer.from(detailsBin, 'base64') : detailsBin);
   for (const d of st.details) {
     const type = d.typeUrl.slice(d.typeUrl.lastIndexOf('/') + 1);
     if (type === 'google.rpc.ErrorInfo') {

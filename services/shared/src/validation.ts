@@ -58,6 +58,8 @@ export const rules = {
   courseCode: () => z.string().regex(/^[A-Z]{2,8} [0-9]{3,4}[A-Z]?$/, 'must be a department and number such as "CS 101"'),
   /** A term code, e.g. "2027SP". */
   termCode: () => z.string().regex(/^[A-Z0-9]{2,16}$/, 'must be 2 to 16 upper-case letters or digits'),
+  /** A student id: "S" and 4 to 9 digits, e.g. "S0001". */
+  studentId: () => z.string().regex(/^S[0-9]{4,9}$/, 'must be "S" and 4 to 9 digits, e.g. "S0001"'),
   /** A caller's idempotency key. */
   requestId: (max = 64) => z.string().min(1, 'is required').max(max, `must have at most ${max} characters`).regex(/^[A-Za-z0-9._:-]*$/, 'may contain only letters, digits and . _ : -'),
 };

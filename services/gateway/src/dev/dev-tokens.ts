@@ -2,9 +2,9 @@ import * as grpc from '@grpc/grpc-js';
 import { StudentServiceClient, type ListStudentsResponse } from '../../../../gen/coursereg/student/v1/student_service';
 import type { TokenSigner } from '../../../shared/src/auth';
 import type { Logger } from '../../../shared/src/logger';
+import { rules } from '../../../shared/src/validation';
 import type { PlainHandler } from '../proxy/gateway';
 
-const STUDENT_ID = /^S\d{4,9}$/;
 const SUBJECT = /^[A-Za-z0-9_.@-]{1,64}$/;
 
 /**
@@ -55,7 +55,7 @@ export function devSignIn(opts: { enabled: boolean; signer?: TokenSigner; studen
           json(ds, cors, 400, { error: 'expected a JSON body' });
           return;
         }
-        if (body.role === 'student' && typeof body.studentId === 'string' && STUDENT_ID.test(body.studentId)) {
+        if (body.role === 'student' && typeof body.studentId === 'string' && rules.studentId().safeParse(body.studentId).success) {
           const token = await opts.signer.sign(body.studentId, 'student', opts.ttlSeconds);
           json(ds, cors, 200, { token, expiresAt: new Date(Date.now() + opts.ttlSeconds * 1000).toISOString() });
           return;

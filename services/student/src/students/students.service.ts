@@ -12,7 +12,7 @@ export type StudentField = (typeof STUDENT_MUTABLE)[number];
 
 export const studentNotFound = (id: string) => notFound('STUDENT_NOT_FOUND', `no student ${id}`, { student_id: id });
 
-export const studentId = () => z.string().regex(/^S[0-9]{4,9}$/, 'must be "S" and 4 to 9 digits, e.g. "S0001"');
+export const studentId = rules.studentId;
 
 const mutableFields = {
   name: rules.text(200),
