@@ -16,6 +16,7 @@ afterAll(async () => {
 });
 
 afterEach(async () => {
+  if (!stack) return; // start-up failed; that error is the one to read
   await stack.world.settle();
   expect(await invariantViolations(stack.world.db)).toEqual([]);
 });

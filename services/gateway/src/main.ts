@@ -97,6 +97,7 @@ export async function startGateway(env?: Record<string, string | undefined>): Pr
       metricsServer.server.close();
       for (const u of upstreams.values()) u.close();
       dev.close();
+      globalLimits?.close();
       redis.disconnect();
     },
   };

@@ -38,12 +38,14 @@ export interface RequestFacts {
  */
 export class GlobalRateLimits {
   private readonly limiters = new Map<string, RateLimiterRedis>();
+  private readonly deadlines: Deadlines;
 
   constructor(
     private readonly plan: RateLimitPlan,
     redis: Redis,
     private readonly jwtMetadataKey: string | undefined,
   ) {
+    this.deadlines = new Deadlines(plan.timeoutMs);
     for (const [key, limit] of plan.limits) {
       this.limiters.set(
         key,
@@ -78,45 +80,30 @@ export class GlobalRateLimits {
 
   /** Counts the request against every descriptor that has a limit. */
   async check(route: RoutePlan, facts: RequestFacts): Promise<LimitOutcome> {
-    const checks = this.descriptors(route.rateLimitActions, facts)
-      .map((d) => ({ d, limiter: this.limiters.get(d.key) }))
-      .filter((c): c is { d: { key: string; value: string }; limiter: RateLimiterRedis } => c.limiter !== undefined);
-    if (checks.length === 0) return {};
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<'timeout'>((resolve) => {
-      timer = setTimeout(() => resolve('timeout'), this.plan.timeoutMs);
-    });
-    const results = Promise.all(
-      checks.map(({ d, limiter }) =>
-        limiter.consume(d.value).then(
-          (res) => ({ d, limiter, res, over: false }),
-          (err: unknown) => {
-            if (err instanceof RateLimiterRes) return { d, limiter, res: err, over: true };
-            throw err;
-          },
-        ),
-      ),
-    );
-    try {
-      const settled = await Promise.race([results, timeout]);
-      if (settled === 'timeout') return this.failure();
-      let tightest: (typeof settled)[number] | undefined;
-      for (const r of settled) {
-        if (r.over) {
-          return {
-            limited: { descriptor: r.d.key, retryAfterMs: r.res.msBeforeNext, limit: r.limiter.points },
-            headers: this.headers(r.limiter.points, 0, r.res.msBeforeNext),
-          };
-        }
-        if (!tightest || r.res.remainingPoints < tightest.res.remainingPoints) tightest = r;
-      }
-      return { headers: this.headers(tightest!.limiter.points, tightest!.res.remainingPoints, tightest!.res.msBeforeNext) };
-    } catch {
-      return this.failure();
-    } finally {
-      clearTimeout(timer);
-      results.catch(() => undefined);
+    const consumed: Array<Promise<Counted>> = [];
+    for (const d of this.descriptors(route.rateLimitActions, facts)) {
+      const limiter = this.limiters.get(d.key);
+      if (limiter) consumed.push(limiter.consume(d.value).then((res) => ({ d, limiter, res, over: false }), (err: unknown) => overOrThrow(err, d, limiter)));
     }
+    if (consumed.length === 0) return {};
+    const settled = await this.deadlines.within(consumed.length === 1 ? consumed[0].then((c) => [c]) : Promise.all(consumed));
+    if (settled === undefined) return this.failure();
+    let tightest: Counted | undefined;
+    for (const r of settled) {
+      if (r.over) {
+        return {
+          limited: { descriptor: r.d.key, retryAfterMs: r.res.msBeforeNext, limit: r.limiter.points },
+          headers: this.headers(r.limiter.points, 0, r.res.msBeforeNext),
+        };
+      }
+      if (!tightest || r.res.remainingPoints < tightest.res.remainingPoints) tightest = r;
+    }
+    return { headers: this.headers(tightest!.limiter.points, tightest!.res.remainingPoints, tightest!.res.msBeforeNext) };
+  }
+
+  /** Stops the timer that ends overdue checks. */
+  close(): void {
+    this.deadlines.close();
   }
 
   private failure(): LimitOutcome {
@@ -131,6 +118,71 @@ export class GlobalRateLimits {
       'x-ratelimit-remaining': String(Math.max(0, remaining)),
       'x-ratelimit-reset': String(Math.ceil(msBeforeNext / 1000)),
     };
+  }
+}
+
+interface Counted {
+  d: { key: string; value: string };
+  limiter: RateLimiterRedis;
+  res: RateLimiterRes;
+  over: boolean;
+}
+
+function overOrThrow(err: unknown, d: { key: string; value: string }, limiter: RateLimiterRedis): Counted {
+  if (err instanceof RateLimiterRes) return { d, limiter, res: err, over: true };
+  throw err;
+}
+
+/**
+ * Gives limit checks `timeoutMs` to settle (Envoy's ratelimit `timeout`). One
+ * coarse timer, running only while checks are waiting, serves every check, so
+ * a call does not pay for a timer of its own: a check ends between `timeoutMs`
+ * and 1.5 × `timeoutMs` after it started.
+ */
+class Deadlines {
+  private waiting = new Set<{ startedAt: number; resolve: (value: undefined) => void }>();
+  private timer?: NodeJS.Timeout;
+
+  constructor(private readonly timeoutMs: number) {}
+
+  /** The promise's value, or undefined if it failed or did not settle in time. */
+  within<T>(promise: Promise<T>): Promise<T | undefined> {
+    return new Promise((resolve) => {
+      const entry = { startedAt: performance.now(), resolve };
+      this.waiting.add(entry);
+      this.ensureTimer();
+      promise.then(
+        (value) => {
+          this.waiting.delete(entry);
+          resolve(value);
+        },
+        () => {
+          this.waiting.delete(entry);
+          resolve(undefined);
+        },
+      );
+    });
+  }
+
+  close(): void {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = undefined;
+  }
+
+  private ensureTimer(): void {
+    if (this.timer) return;
+    this.timer = setInterval(() => this.sweep(), Math.max(1, Math.floor(this.timeoutMs / 2)));
+    this.timer.unref();
+  }
+
+  private sweep(): void {
+    const cutoff = performance.now() - this.timeoutMs;
+    for (const entry of this.waiting) {
+      if (entry.startedAt > cutoff) break; // entries are in the order they started
+      this.waiting.delete(entry);
+      entry.resolve(undefined);
+    }
+    if (this.waiting.size === 0) this.close();
   }
 }
 

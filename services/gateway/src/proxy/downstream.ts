@@ -21,22 +21,32 @@ export interface Downstream {
   readonly closed: boolean;
   /** Reads the whole request body; rejects past `limit` bytes. */
   readBody(limit: number): Promise<Buffer>;
-  /** Sends the response headers; `endStream` ends the response there (gRPC trailers-only). */
+  /** Sends the response headers (the object is handed over, not copied); `endStream` ends the response there (gRPC trailers-only). */
   sendHeaders(status: number, headers: Record<string, string>, opts?: { endStream?: boolean; trailers?: boolean }): void;
   /** Writes body bytes; false means wait for `onDrain`. */
   write(chunk: Buffer | string): boolean;
   onDrain(cb: () => void): void;
   /** Ends the response, after `last` body bytes if given, with HTTP/2 trailers if headers were sent with `trailers: true`. */
   end(trailers?: Record<string, string>, last?: Buffer | string): void;
-  /** Called if the client goes away before the response ends. */
+  /** Sets the one callback run if the client goes away before the response ends. */
   onAbort(cb: () => void): void;
 }
 
 export class BodyTooLarge extends Error {}
 
 function firstValues(headers: IncomingHttpHeaders): Record<string, string> {
+  // Usually every value is already one string: then the object is used as it is.
+  let plain = true;
+  for (const k in headers) {
+    if (typeof headers[k] !== 'string') {
+      plain = false;
+      break;
+    }
+  }
+  if (plain) return headers as Record<string, string>;
   const out: Record<string, string> = {};
-  for (const [k, v] of Object.entries(headers)) {
+  for (const k in headers) {
+    const v = headers[k];
     if (v === undefined) continue;
     out[k] = Array.isArray(v) ? v[0] : String(v);
   }
@@ -68,79 +78,143 @@ function pathOf(raw: string): string {
 
 /** Wraps an HTTP/1.1 request and its response. */
 export function http1Downstream(req: IncomingMessage, res: ServerResponse): Downstream {
-  let aborted = false;
-  res.on('close', () => {
-    if (!res.writableFinished) aborted = true;
-  });
-  return {
-    method: req.method ?? 'GET',
-    path: pathOf(req.url ?? '/'),
-    headers: firstValues(req.headers),
-    remoteAddress: req.socket.remoteAddress ?? '',
-    http2: false,
-    raw: { req, res },
-    get headersSent() {
-      return res.headersSent;
-    },
-    get closed() {
-      return aborted || res.writableEnded;
-    },
-    readBody: (limit) => readAll(req, limit),
-    sendHeaders(status, headers, opts) {
-      res.writeHead(status, headers);
-      if (opts?.endStream) res.end();
-    },
-    write: (chunk) => res.write(chunk),
-    onDrain: (cb) => void res.once('drain', cb),
-    end: (_trailers, last) => void (last === undefined ? res.end() : res.end(last)),
-    onAbort(cb) {
-      res.on('close', () => {
-        if (!res.writableFinished) cb();
-      });
-    },
-  };
+  return new Http1Downstream(req, res);
 }
 
 /** Wraps an HTTP/2 stream (native gRPC, or gRPC-web from an HTTP/2 client). */
 export function http2Downstream(stream: ServerHttp2Stream, headers: IncomingHttpHeaders): Downstream {
-  let ended = false;
-  let aborted = false;
-  let waitsForTrailers = false;
-  stream.on('close', () => {
-    if (!ended) aborted = true;
-  });
-  return {
-    method: String(headers[':method'] ?? 'GET'),
-    path: pathOf(String(headers[':path'] ?? '/')),
-    headers: firstValues(headers),
-    remoteAddress: stream.session?.socket?.remoteAddress ?? '',
-    http2: true,
-    get headersSent() {
-      return stream.headersSent;
-    },
-    get closed() {
-      return aborted || ended || stream.destroyed;
-    },
-    readBody: (limit) => readAll(stream, limit),
-    sendHeaders(status, hdrs, opts) {
-      if (stream.destroyed) return;
-      if (opts?.endStream) ended = true;
-      waitsForTrailers = !opts?.endStream && (opts?.trailers ?? false);
-      stream.respond({ ':status': status, ...hdrs }, { endStream: opts?.endStream ?? false, waitForTrailers: waitsForTrailers });
-    },
-    write: (chunk) => (stream.destroyed ? true : stream.write(chunk)),
-    onDrain: (cb) => void stream.once('drain', cb),
-    end(trailers, last) {
-      if (ended || stream.destroyed) return;
-      ended = true;
-      if (waitsForTrailers) stream.once('wantTrailers', () => stream.sendTrailers(trailers ?? {}));
-      if (last === undefined) stream.end();
-      else stream.end(last);
-    },
-    onAbort(cb) {
-      stream.on('close', () => {
-        if (!ended) cb();
-      });
-    },
-  };
+  return new Http2Downstream(stream, headers);
+}
+
+// Classes rather than object literals of closures: one of these is made per call.
+class Http1Downstream implements Downstream {
+  readonly method: string;
+  readonly path: string;
+  readonly headers: Record<string, string>;
+  readonly remoteAddress: string;
+  readonly http2 = false;
+  readonly raw: { req: IncomingMessage; res: ServerResponse };
+  private aborted = false;
+  private abortCallback?: () => void;
+
+  constructor(
+    private readonly req: IncomingMessage,
+    private readonly res: ServerResponse,
+  ) {
+    this.method = req.method ?? 'GET';
+    this.path = pathOf(req.url ?? '/');
+    this.headers = firstValues(req.headers);
+    this.remoteAddress = req.socket.remoteAddress ?? '';
+    this.raw = { req, res };
+    res.on('close', () => {
+      if (res.writableFinished) return;
+      this.aborted = true;
+      this.abortCallback?.();
+    });
+  }
+
+  get headersSent(): boolean {
+    return this.res.headersSent;
+  }
+
+  get closed(): boolean {
+    return this.aborted || this.res.writableEnded;
+  }
+
+  readBody(limit: number): Promise<Buffer> {
+    return readAll(this.req, limit);
+  }
+
+  sendHeaders(status: number, headers: Record<string, string>, opts?: { endStream?: boolean; trailers?: boolean }): void {
+    this.res.writeHead(status, headers);
+    if (opts?.endStream) this.res.end();
+  }
+
+  write(chunk: Buffer | string): boolean {
+    return this.res.write(chunk);
+  }
+
+  onDrain(cb: () => void): void {
+    this.res.once('drain', cb);
+  }
+
+  end(_trailers?: Record<string, string>, last?: Buffer | string): void {
+    if (last === undefined) this.res.end();
+    else this.res.end(last);
+  }
+
+  onAbort(cb: () => void): void {
+    this.abortCallback = cb;
+  }
+}
+
+class Http2Downstream implements Downstream {
+  readonly method: string;
+  readonly path: string;
+  readonly headers: Record<string, string>;
+  readonly remoteAddress: string;
+  readonly http2 = true;
+  private ended = false;
+  private aborted = false;
+  private waitsForTrailers = false;
+  private abortCallback?: () => void;
+  private trailers?: Record<string, string>;
+
+  constructor(
+    private readonly stream: ServerHttp2Stream,
+    headers: IncomingHttpHeaders,
+  ) {
+    this.method = String(headers[':method'] ?? 'GET');
+    this.path = pathOf(String(headers[':path'] ?? '/'));
+    this.headers = firstValues(headers);
+    this.remoteAddress = stream.session?.socket?.remoteAddress ?? '';
+    stream.on('close', () => {
+      if (this.ended) return;
+      this.aborted = true;
+      this.abortCallback?.();
+    });
+  }
+
+  get headersSent(): boolean {
+    return this.stream.headersSent;
+  }
+
+  get closed(): boolean {
+    return this.aborted || this.ended || this.stream.destroyed;
+  }
+
+  readBody(limit: number): Promise<Buffer> {
+    return readAll(this.stream, limit);
+  }
+
+  sendHeaders(status: number, headers: Record<string, string>, opts?: { endStream?: boolean; trailers?: boolean }): void {
+    if (this.stream.destroyed) return;
+    if (opts?.endStream) this.ended = true;
+    this.waitsForTrailers = !opts?.endStream && (opts?.trailers ?? false);
+    (headers as Record<string, string | number>)[':status'] = status;
+    this.stream.respond(headers, { endStream: opts?.endStream ?? false, waitForTrailers: this.waitsForTrailers });
+  }
+
+  write(chunk: Buffer | string): boolean {
+    return this.stream.destroyed ? true : this.stream.write(chunk);
+  }
+
+  onDrain(cb: () => void): void {
+    this.stream.once('drain', cb);
+  }
+
+  end(trailers?: Record<string, string>, last?: Buffer | string): void {
+    if (this.ended || this.stream.destroyed) return;
+    this.ended = true;
+    if (this.waitsForTrailers) {
+      this.trailers = trailers ?? {};
+      this.stream.once('wantTrailers', () => this.stream.sendTrailers(this.trailers!));
+    }
+    if (last === undefined) this.stream.end();
+    else this.stream.end(last);
+  }
+
+  onAbort(cb: () => void): void {
+    this.abortCallback = cb;
+  }
 }

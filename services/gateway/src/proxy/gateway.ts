@@ -55,6 +55,8 @@ const HOP_HEADERS = new Set([
   'priority',
 ]);
 
+const NO_HEADERS: Readonly<Record<string, string>> = Object.freeze({});
+
 const HTTP_STATUS_FOR: Partial<Record<status, number>> = {
   [status.UNAUTHENTICATED]: 401,
   [status.PERMISSION_DENIED]: 403,
@@ -94,7 +96,7 @@ export function createGateway(deps: GatewayDeps) {
 
   function corsHeadersFor(ds: Downstream): Record<string, string> {
     const origin = ds.headers.origin;
-    if (!plan.cors || !originAllowed(plan.cors, origin)) return {};
+    if (!plan.cors || !originAllowed(plan.cors, origin)) return NO_HEADERS;
     const h: Record<string, string> = { 'access-control-allow-origin': origin, vary: 'origin' };
     if (plan.cors.exposeHeaders) h['access-control-expose-headers'] = plan.cors.exposeHeaders;
     return h;
@@ -132,7 +134,7 @@ export function createGateway(deps: GatewayDeps) {
   }
 
   async function handle(ds: Downstream): Promise<void> {
-    const started = process.hrtime.bigint();
+    const started = performance.now();
     const contentType = ds.headers['content-type'] ?? '';
     const protocol = protocolOf(contentType);
 
@@ -183,7 +185,7 @@ export function createGateway(deps: GatewayDeps) {
       code = appErr.code;
       sendStatus(ds, protocol, contentType, appErr);
     } finally {
-      metrics.observe(routeName, protocol, code, Number(process.hrtime.bigint() - started) / 1e9);
+      metrics.observe(routeName, protocol, code, (performance.now() - started) / 1000);
     }
   }
 
@@ -241,10 +243,11 @@ export function createGateway(deps: GatewayDeps) {
     const deadline = timeoutMs > 0 ? Date.now() + timeoutMs : 0;
 
     const headers: Record<string, string> = {};
-    for (const [k, v] of Object.entries(ds.headers)) {
-      if (k.startsWith(':') || HOP_HEADERS.has(k) || k.startsWith('sec-') || k.startsWith('access-control-')) continue;
-      if (jwt && k === jwt.headerName && !jwt.forward) continue;
-      headers[k] = v;
+    const dropToken = jwt && !jwt.forward ? jwt.headerName : undefined;
+    const inbound = ds.headers;
+    for (const k in inbound) {
+      if (k.charCodeAt(0) === 58 /* ':' */ || HOP_HEADERS.has(k) || k === dropToken || k.startsWith('sec-') || k.startsWith('access-control-')) continue;
+      headers[k] = inbound[k];
     }
     headers['content-type'] = protocol === 'grpc' ? contentType : 'application/grpc+proto';
     headers.te = 'trailers';
@@ -287,121 +290,163 @@ export function createGateway(deps: GatewayDeps) {
 
   /** Streams the upstream's answer back, translating to gRPC-web where needed. */
   function relay(ds: Downstream, protocol: Protocol, contentType: string, upstream: Upstream, res: UpstreamResponse, deadline: number, route: RoutePlan, limitHeaders: LimitHeaders | undefined): Promise<status> {
-    return new Promise((resolve) => {
-      const { stream } = res;
-      const web = protocol !== 'grpc';
-      const out: Record<string, string> = { ...(limitHeaders ?? {}), ...(web ? corsHeadersFor(ds) : {}) };
-      copyHeaders(res.headers, out);
-      out['content-type'] = web ? responseContentType(protocol, contentType) : String(res.headers['content-type'] ?? 'application/grpc');
-      let finished = false;
-      const timers: NodeJS.Timeout[] = [];
-      const finish = (code: status) => {
-        if (finished) return;
-        finished = true;
-        for (const t of timers) clearTimeout(t);
-        res.release();
-        resolve(code);
-      };
-
-      if (res.trailersOnly) {
-        ds.sendHeaders(200, out, { endStream: true });
-        stream.resume();
-        finish(Number(res.headers['grpc-status']) as status);
-        return;
-      }
-
-      // Body bytes are gathered until the end of the event-loop turn, so a unary answer leaves
-      // in one write with its headers and trailers; a stream is flushed every turn.
-      const chunker = protocol === 'grpc-web-text' ? new Base64Chunker() : undefined;
-      let pending: Buffer[] = [];
-      let flushScheduled = false;
-      const encode = (buf: Buffer, last: boolean): Buffer | string => (chunker ? chunker.push(buf) + (last ? chunker.flush() : '') : buf);
-      const take = (extra?: Buffer): Buffer => {
-        if (extra) pending.push(extra);
-        const buf = pending.length === 1 ? pending[0] : Buffer.concat(pending);
-        pending = [];
-        return buf;
-      };
-      const flush = () => {
-        flushScheduled = false;
-        if (finished || ds.closed) return;
-        if (!ds.headersSent) ds.sendHeaders(200, out, { trailers: !web });
-        if (pending.length === 0) return;
-        if (!ds.write(encode(take(), false))) {
-          stream.pause();
-          ds.onDrain(() => stream.resume());
-        }
-      };
-
-      const endWith = (trailers: Record<string, string>) => {
-        if (ds.closed) return;
-        if (web) {
-          const last = encode(take(trailerFrame(trailers)), true);
-          if (!ds.headersSent) ds.sendHeaders(200, { ...out, 'content-length': String(Buffer.byteLength(last)) });
-          ds.end(undefined, last);
-        } else {
-          if (!ds.headersSent) ds.sendHeaders(200, out, { trailers: true });
-          ds.end(trailers, pending.length > 0 ? take() : undefined);
-        }
-      };
-      let idle: NodeJS.Timeout | undefined;
-      const abortWith = (code: status, message: string) => {
-        if (finished) return;
-        stream.close(h2.NGHTTP2_CANCEL);
-        endWith({ 'grpc-status': String(code), 'grpc-message': encodeGrpcMessage(message) });
-        finish(code);
-      };
-      if (deadline > 0) timers.push(setTimeout(() => abortWith(status.DEADLINE_EXCEEDED, 'deadline exceeded at the gateway'), Math.max(0, deadline - Date.now())));
-      const armIdle = () => {
-        if (!route.idleTimeoutMs) return;
-        if (idle) idle.refresh();
-        else {
-          idle = setTimeout(() => abortWith(status.DEADLINE_EXCEEDED, 'the stream was idle too long'), route.idleTimeoutMs);
-          timers.push(idle);
-        }
-      };
-      armIdle();
-
-      stream.on('data', (chunk: Buffer) => {
-        armIdle();
-        pending.push(chunk);
-        if (!flushScheduled) {
-          flushScheduled = true;
-          setImmediate(flush);
-        }
-      });
-      let trailers: Record<string, string> | undefined;
-      stream.on('trailers', (t) => {
-        trailers = {};
-        copyHeaders(t, trailers);
-      });
-      stream.on('end', () => {
-        if (finished) return;
-        const t = trailers ?? { 'grpc-status': String(status.INTERNAL), 'grpc-message': 'the service ended the call without a status' };
-        endWith(t);
-        finish(Number(t['grpc-status'] ?? status.UNKNOWN) as status);
-      });
-      stream.on('close', () => {
-        if (finished) return;
-        // Reset by the upstream before it finished.
-        endWith({ 'grpc-status': String(status.UNAVAILABLE), 'grpc-message': encodeGrpcMessage(`the ${upstream.plan.name} service reset the call`) });
-        finish(status.UNAVAILABLE);
-      });
-      stream.on('error', () => undefined);
-      ds.onAbort(() => {
-        if (finished) return;
-        stream.close(h2.NGHTTP2_CANCEL);
-        finish(status.CANCELLED);
-      });
-    });
+    const web = protocol !== 'grpc';
+    const out: Record<string, string> = {};
+    if (limitHeaders) Object.assign(out, limitHeaders);
+    if (web && ds.headers.origin !== undefined) Object.assign(out, corsHeadersFor(ds));
+    copyHeaders(res.headers, out);
+    out['content-type'] = web ? responseContentType(protocol, contentType) : String(res.headers['content-type'] ?? 'application/grpc');
+    return new Promise((resolve) => new Relay(ds, protocol, upstream.plan.name, res, out, resolve).start(deadline, route.idleTimeoutMs ?? 0));
   }
 
   return { handle };
 }
 
+function ignore(): void {}
+
+/**
+ * One call's answer on its way back: body bytes are gathered until the end of the
+ * event-loop turn, so a unary answer leaves in one write with its headers and
+ * trailers, and a stream is flushed every turn. (A class, not closures: one is
+ * made per call.)
+ */
+class Relay {
+  private readonly web: boolean;
+  private readonly chunker?: Base64Chunker;
+  private pending: Buffer[] = [];
+  private finished = false;
+  private flushQueued = false;
+  private trailers?: Record<string, string>;
+  private deadlineTimer?: NodeJS.Timeout;
+  private idleTimer?: NodeJS.Timeout;
+
+  constructor(
+    private readonly ds: Downstream,
+    protocol: Protocol,
+    private readonly cluster: string,
+    private readonly res: UpstreamResponse,
+    private readonly out: Record<string, string>,
+    private readonly resolve: (code: status) => void,
+  ) {
+    this.web = protocol !== 'grpc';
+    if (protocol === 'grpc-web-text') this.chunker = new Base64Chunker();
+  }
+
+  start(deadline: number, idleTimeoutMs: number): void {
+    const { stream } = this.res;
+    if (this.res.trailersOnly) {
+      this.ds.sendHeaders(200, this.out, { endStream: true });
+      stream.resume();
+      this.finish(Number(this.res.headers['grpc-status']) as status);
+      return;
+    }
+    if (deadline > 0) this.deadlineTimer = setTimeout(() => this.abortWith(status.DEADLINE_EXCEEDED, 'deadline exceeded at the gateway'), Math.max(0, deadline - Date.now()));
+    if (idleTimeoutMs > 0) this.idleTimer = setTimeout(() => this.abortWith(status.DEADLINE_EXCEEDED, 'the stream was idle too long'), idleTimeoutMs);
+    stream.on('data', (chunk: Buffer) => {
+      this.idleTimer?.refresh();
+      this.pending.push(chunk);
+      if (!this.flushQueued) {
+        this.flushQueued = true;
+        endOfTurn(this);
+      }
+    });
+    stream.on('trailers', (t: IncomingHttpHeaders) => {
+      this.trailers = {};
+      copyHeaders(t, this.trailers);
+    });
+    stream.on('end', () => {
+      if (this.finished) return;
+      const t = this.trailers ?? { 'grpc-status': String(status.INTERNAL), 'grpc-message': 'the service ended the call without a status' };
+      this.endWith(t);
+      this.finish(Number(t['grpc-status'] ?? status.UNKNOWN) as status);
+    });
+    stream.on('close', () => {
+      if (this.finished) return;
+      // Reset by the upstream before it finished.
+      this.endWith({ 'grpc-status': String(status.UNAVAILABLE), 'grpc-message': encodeGrpcMessage(`the ${this.cluster} service reset the call`) });
+      this.finish(status.UNAVAILABLE);
+    });
+    stream.on('error', ignore);
+    this.ds.onAbort(() => {
+      if (this.finished) return;
+      stream.close(h2.NGHTTP2_CANCEL);
+      this.finish(status.CANCELLED);
+    });
+  }
+
+  /** Runs at the end of the event-loop turn in which body bytes arrived. */
+  flush(): void {
+    this.flushQueued = false;
+    const ds = this.ds;
+    if (this.finished || ds.closed) return;
+    if (!ds.headersSent) ds.sendHeaders(200, this.out, { trailers: !this.web });
+    if (this.pending.length === 0) return;
+    if (!ds.write(this.encode(this.take(), false))) {
+      this.res.stream.pause();
+      ds.onDrain(() => this.res.stream.resume());
+    }
+  }
+
+  private encode(buf: Buffer, last: boolean): Buffer | string {
+    const chunker = this.chunker;
+    return chunker ? chunker.push(buf) + (last ? chunker.flush() : '') : buf;
+  }
+
+  private take(extra?: Buffer): Buffer {
+    if (extra) this.pending.push(extra);
+    const buf = this.pending.length === 1 ? this.pending[0] : Buffer.concat(this.pending);
+    this.pending = [];
+    return buf;
+  }
+
+  private endWith(trailers: Record<string, string>): void {
+    const ds = this.ds;
+    if (ds.closed) return;
+    if (this.web) {
+      const last = this.encode(this.take(trailerFrame(trailers)), true);
+      if (!ds.headersSent) {
+        this.out['content-length'] = String(typeof last === 'string' ? Buffer.byteLength(last) : last.length);
+        ds.sendHeaders(200, this.out);
+      }
+      ds.end(undefined, last);
+    } else {
+      if (!ds.headersSent) ds.sendHeaders(200, this.out, { trailers: true });
+      ds.end(trailers, this.pending.length > 0 ? this.take() : undefined);
+    }
+  }
+
+  private abortWith(code: status, message: string): void {
+    if (this.finished) return;
+    this.res.stream.close(h2.NGHTTP2_CANCEL);
+    this.endWith({ 'grpc-status': String(code), 'grpc-message': encodeGrpcMessage(message) });
+    this.finish(code);
+  }
+
+  private finish(code: status): void {
+    if (this.finished) return;
+    this.finished = true;
+    if (this.deadlineTimer) clearTimeout(this.deadlineTimer);
+    if (this.idleTimer) clearTimeout(this.idleTimer);
+    this.res.release();
+    this.resolve(code);
+  }
+}
+
+// One setImmediate per event-loop turn runs every relay's flush queued in that turn.
+let turnQueue: Relay[] = [];
+function runTurnQueue(): void {
+  const q = turnQueue;
+  turnQueue = [];
+  for (const relay of q) relay.flush();
+}
+function endOfTurn(relay: Relay): void {
+  if (turnQueue.push(relay) === 1) setImmediate(runTurnQueue);
+}
+
 function copyHeaders(from: IncomingHttpHeaders, to: Record<string, string>): void {
-  for (const [k, v] of Object.entries(from)) {
-    if (v === undefined || k.startsWith(':') || k === 'content-type' || k === 'content-length' || HOP_HEADERS.has(k)) continue;
-    to[k] = Array.isArray(v) ? v.join(', ') : String(v);
+  for (const k in from) {
+    const v = from[k];
+    if (v === undefined || k.charCodeAt(0) === 58 /* ':' */ || HOP_HEADERS.has(k)) continue;
+    to[k] = typeof v === 'string' ? v : Array.isArray(v) ? v.join(', ') : String(v);
   }
 }

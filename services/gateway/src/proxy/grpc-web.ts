@@ -16,8 +16,19 @@ export function protocolOf(contentType: string | undefined): Protocol | undefine
   return undefined;
 }
 
+const responseTypes = new Map<string, string>();
+
 /** The content-type a gRPC-web response carries for a request of `protocol`. */
 export function responseContentType(protocol: Protocol, requestContentType: string): string {
+  // Callers send a handful of distinct content-types; remember a few answers.
+  const known = responseTypes.get(requestContentType);
+  if (known !== undefined) return known;
+  const answer = computeResponseContentType(protocol, requestContentType);
+  if (responseTypes.size < 64) responseTypes.set(requestContentType, answer);
+  return answer;
+}
+
+function computeResponseContentType(protocol: Protocol, requestContentType: string): string {
   const suffix = /\+(\w+)/.exec(requestContentType)?.[1] ?? 'proto';
   if (protocol === 'grpc-web-text') return `application/grpc-web-text+${suffix}`;
   if (protocol === 'grpc-web') return `application/grpc-web+${suffix}`;
@@ -26,14 +37,12 @@ export function responseContentType(protocol: Protocol, requestContentType: stri
 
 /** Encodes trailers as gRPC-web's final frame: 0x80, a 4-byte length, then "name:value\r\n" lines. */
 export function trailerFrame(trailers: Record<string, string>): Buffer {
-  const text = Object.entries(trailers)
-    .map(([k, v]) => `${k}:${v}\r\n`)
-    .join('');
-  const body = Buffer.from(text, 'latin1');
-  const frame = Buffer.alloc(5 + body.length);
+  let text = '';
+  for (const k in trailers) text += `${k}:${trailers[k]}\r\n`;
+  const frame = Buffer.allocUnsafe(5 + Buffer.byteLength(text, 'latin1'));
   frame[0] = 0x80;
-  frame.writeUInt32BE(body.length, 1);
-  body.copy(frame, 5);
+  frame.writeUInt32BE(frame.length - 5, 1);
+  frame.write(text, 5, 'latin1');
   return frame;
 }
 

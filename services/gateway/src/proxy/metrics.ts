@@ -47,8 +47,17 @@ export class GatewayMetrics {
     });
   }
 
+  // Label sets repeat (a few routes × protocols × codes), so each one's child is looked up once.
+  private readonly children = new Map<string, { requests: client.Counter.Internal; latency: client.Histogram.Internal<'route' | 'protocol'> }>();
+
   observe(route: string, protocol: string, code: status, seconds: number): void {
-    this.requests.inc({ route, protocol, code: status[code] ?? String(code) });
-    this.latency.observe({ route, protocol }, seconds);
+    const key = `${route}|${protocol}|${code}`;
+    let child = this.children.get(key);
+    if (!child) {
+      child = { requests: this.requests.labels({ route, protocol, code: status[code] ?? String(code) }), latency: this.latency.labels({ route, protocol }) };
+      this.children.set(key, child);
+    }
+    child.requests.inc();
+    child.latency.observe(seconds);
   }
 }

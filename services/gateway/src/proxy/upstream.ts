@@ -84,6 +84,10 @@ export class Upstream {
       rollingCountBuckets: 10,
       resetTimeout: outlier.baseEjectionMs,
       name: plan.name,
+      // Latency percentiles and periodic snapshots are not used (the gateway keeps its own
+      // latency histogram); both cost work on every call.
+      rollingPercentilesEnabled: false,
+      enableSnapshots: false,
     });
     this.breaker.on('open', () => log.warn({ cluster: plan.name, address }, 'circuit opened: calls fail fast'));
     this.breaker.on('halfOpen', () => log.info({ cluster: plan.name }, 'circuit half-open: trying one call'));

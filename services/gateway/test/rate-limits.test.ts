@@ -1,0 +1,137 @@
+import { randomBytes } from 'node:crypto';
+import { createServer, type Server, type Socket } from 'node:net';
+import Redis from 'ioredis';
+import { createRedis } from '../../shared/src/redis';
+import type { RateLimitPlan, RoutePlan } from '../src/envoy/plan';
+import { GlobalRateLimits } from '../src/limits/rate-limits';
+
+const REDIS_URL = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379/0';
+
+function planWith(overrides: Partial<RateLimitPlan> = {}): RateLimitPlan {
+  return {
+    domain: 'coursereg',
+    timeoutMs: 50,
+    failureModeDeny: false,
+    xRateLimitHeaders: true,
+    asResourceExhausted: true,
+    limits: new Map([
+      ['student', { unit: 'second', requestsPerUnit: 3, durationSeconds: 1 }],
+      ['remote_address', { unit: 'second', requestsPerUnit: 100, durationSeconds: 1 }],
+    ]),
+    ...overrides,
+  };
+}
+
+// The route's descriptors, as envoy.yaml builds them: the JWT subject, then the client address.
+const route = {
+  name: 'course-reads',
+  rateLimitActions: [[{ kind: 'metadata', descriptorKey: 'student', filter: 'envoy.filters.http.jwt_authn', path: ['jwt_payload', 'sub'] }], [{ kind: 'remote_address' }]],
+} as unknown as RoutePlan;
+
+const facts = (student: string) => ({ remoteAddress: '10.0.0.7', jwtPayload: { sub: student } });
+
+describe('GlobalRateLimits against Redis', () => {
+  const prefix = `coursereg-test:ratelimits_${process.pid}_${randomBytes(3).toString('hex')}:`;
+  let redis: Redis;
+  let limits: GlobalRateLimits;
+
+  beforeAll(() => {
+    redis = createRedis(REDIS_URL, prefix, { autoPipelining: true });
+    limits = new GlobalRateLimits(planWith(), redis, 'jwt_payload');
+  });
+
+  afterAll(async () => {
+    limits.close();
+    const plain = new Redis(REDIS_URL);
+    const keys = await plain.keys(`${prefix}*`);
+    if (keys.length) await plain.del(...keys);
+    plain.disconnect();
+    redis.disconnect();
+  });
+
+  it('check_overStudentLimit_refusesThatStudentWithRetryHint_otherStudentServed', async () => {
+    const outcomes = [];
+    for (let i = 0; i < 4; i++) outcomes.push(await limits.check(route, facts('S0001')));
+    expect(outcomes.slice(0, 3).map((o) => o.limited)).toEqual([undefined, undefined, undefined]);
+    // The tightest limit is reported: 3 per second for the student, counting down.
+    expect(outcomes.slice(0, 3).map((o) => o.headers?.['x-ratelimit-remaining'])).toEqual(['2', '1', '0']);
+    expect(outcomes[0].headers?.['x-ratelimit-limit']).toBe('3');
+
+    const refused = outcomes[3];
+    expect(refused.limited).toMatchObject({ descriptor: 'student', limit: 3 });
+    expect(refused.limited!.retryAfterMs).toBeGreaterThan(0);
+    expect(refused.limited!.retryAfterMs).toBeLessThanOrEqual(1000);
+    expect(refused.headers?.['x-ratelimit-remaining']).toBe('0');
+
+    const other = await limits.check(route, facts('S0002'));
+    expect(other.limited).toBeUndefined();
+    expect(other.failedOpen).toBeUndefined();
+  });
+
+  it('check_manyConcurrentCalls_eachCountedOnce', async () => {
+    const outcomes = await Promise.all(Array.from({ length: 10 }, () => limits.check(route, facts('S0003'))));
+    expect(outcomes.filter((o) => !o.limited)).toHaveLength(3);
+    expect(outcomes.filter((o) => o.limited?.descriptor === 'student')).toHaveLength(7);
+  });
+
+  it('check_routeWithoutDescriptorsThatHaveLimits_checksNothing', async () => {
+    const unlimited = { ...route, rateLimitActions: [[{ kind: 'generic_key', descriptorKey: 'no_limit_here', value: 'x' }]] } as unknown as RoutePlan;
+    expect(await limits.check(unlimited, facts('S0004'))).toEqual({});
+  });
+});
+
+describe('GlobalRateLimits when Redis does not answer', () => {
+  // A stand-in for a stalled Redis: it accepts connections and never replies.
+  let stalled: Server;
+  const sockets = new Set<Socket>();
+  let port = 0;
+
+  beforeAll(async () => {
+    stalled = createServer((s) => {
+      sockets.add(s);
+      s.on('error', () => undefined);
+    });
+    await new Promise<void>((resolve) => stalled.listen(0, '127.0.0.1', resolve));
+    port = (stalled.address() as { port: number }).port;
+  });
+
+  afterAll(async () => {
+    for (const s of sockets) s.destroy();
+    await new Promise<void>((resolve) => stalled.close(() => resolve()));
+  });
+
+  function stalledRedis(): Redis {
+    // No ready check: the stand-in never answers INFO either.
+    return new Redis({ host: '127.0.0.1', port, enableReadyCheck: false, maxRetriesPerRequest: 1, enableAutoPipelining: true, lazyConnect: false });
+  }
+
+  it('check_redisSilent_failsOpenAfterTheTimeout', async () => {
+    const redis = stalledRedis();
+    const limits = new GlobalRateLimits(planWith({ timeoutMs: 40 }), redis, 'jwt_payload');
+    try {
+      const started = Date.now();
+      const outcomes = await Promise.all([limits.check(route, facts('S0001')), limits.check(route, facts('S0002'))]);
+      const took = Date.now() - started;
+      expect(outcomes).toEqual([{ failedOpen: true }, { failedOpen: true }]);
+      // Between the timeout and one and a half times it (the sweep runs every timeout / 2), plus scheduling slack.
+      expect(took).toBeGreaterThanOrEqual(35);
+      expect(took).toBeLessThan(1000);
+    } finally {
+      limits.close();
+      redis.disconnect();
+    }
+  });
+
+  it('check_redisSilentAndFailureModeDeny_refuses', async () => {
+    const redis = stalledRedis();
+    const limits = new GlobalRateLimits(planWith({ timeoutMs: 40, failureModeDeny: true }), redis, 'jwt_payload');
+    try {
+      const outcome = await limits.check(route, facts('S0001'));
+      expect(outcome.limited).toMatchObject({ descriptor: 'ratelimit_service_unavailable' });
+      expect(outcome.failedOpen).toBeUndefined();
+    } finally {
+      limits.close();
+      redis.disconnect();
+    }
+  });
+});
