@@ -13,7 +13,9 @@ import { H2GrpcClient, type UnaryResult } from './lib/h2grpc';
  * - `direct`: native gRPC over HTTP/2 straight to the course service;
  * - `web-h1`: gRPC-web over HTTP/1.1 keep-alive to the gateway (what browsers use);
  * - `web-h2`: gRPC-web over HTTP/2 to the gateway, with the same client code as
- *   `direct` except the content-type, so the difference is the gateway alone.
+ *   `direct` except the content-type, so the difference is the gateway alone;
+ * - `bare-h2`: the same as `web-h2`, to bench/lib/bare-proxy.ts (a reference: what
+ *   Node's HTTP/2 alone costs, without the gateway's filters).
  *
  * For a phase it opens fresh connections ("prepare"), keeps `concurrency` calls
  * of CourseService/ListCourses in flight from "go", counts the answers that
@@ -24,12 +26,14 @@ import { H2GrpcClient, type UnaryResult } from './lib/h2grpc';
  * same page of the same catalog).
  */
 
-export type Target = 'direct' | 'web-h1' | 'web-h2';
+export type Target = 'direct' | 'web-h1' | 'web-h2' | 'bare-h2';
 
 export interface GatewayClientPlan {
   index: number;
   directAddr: string;
   gatewayAddr: string;
+  /** The bare reference proxy, when the run has a bare-h2 phase. */
+  bareAddr?: string;
   /** Whole authorization header values ("Bearer <jwt>"), one per student; used round robin. */
   tokens: string[];
   concurrency: number;
@@ -99,7 +103,9 @@ async function open(plan: GatewayClientPlan, target: Target): Promise<Caller> {
     const h1 = new H1GrpcWebClient(plan.gatewayAddr, plan.h1Sockets);
     return { call: (auth) => h1.unary(PATH, request(), auth, plan.callDeadlineMs, { captureHeader: 'x-ratelimit-limit' }), close: () => h1.close(), h1 };
   }
-  const h2 = new H2GrpcClient(target === 'direct' ? plan.directAddr : plan.gatewayAddr, plan.h2Connections);
+  const addr = target === 'direct' ? plan.directAddr : target === 'bare-h2' ? plan.bareAddr : plan.gatewayAddr;
+  if (!addr) throw new Error(`no address for the ${target} phase`);
+  const h2 = new H2GrpcClient(addr, plan.h2Connections);
   await h2.connect();
   const opts = target === 'direct' ? { captureHeader: 'x-ratelimit-limit' } : { contentType: WEB_CONTENT_TYPE, captureHeader: 'x-ratelimit-limit' };
   return { call: (auth) => h2.unary(PATH, request(), auth, plan.callDeadlineMs, opts), close: () => h2.close() };

@@ -25,8 +25,10 @@ import { cpuByCommand, cpuSecondsOf, freePort, killAll, machineBusySeconds, slee
  * `npm run bench:gateway`: the same unary RPC (CourseService/ListCourses,
  * page_size 10) directly over gRPC and through the gateway over gRPC-web, in one
  * run, on the same data and the same processes. Phases are interleaved (direct,
- * web-h1, web-h2, then again) so drift on a shared machine hits every path
- * alike. Prints a table, writes JSON and markdown to bench/results/, and exits 1
+ * web-h1, web-h2, bare-h2, then again) so drift on a shared machine hits every
+ * path alike. bare-h2 is a reference, not a target: a bare Node gRPC-web proxy
+ * (bench/lib/bare-proxy.ts) on the same HTTP/2 stack as the gateway, showing what
+ * Node alone costs before any of the gateway's filters. Prints a table, writes JSON and markdown to bench/results/, and exits 1
  * if any answer in a measured window was not OK (2 with --strict when the 0.6x
  * target is missed).
  */
@@ -36,7 +38,7 @@ const USAGE = `usage: npm run bench:gateway -- [options]
   --seconds S            measured seconds per phase (default 10)
   --warmup S             warm-up seconds before each phase's window (default 2)
   --rounds N             rounds of the phases (default 2)
-  --order LIST           phases of a round (default direct,web-h1,web-h2)
+  --order LIST           phases of a round (default direct,web-h1,web-h2,bare-h2)
   --concurrency N        calls in flight, all client processes together (default 64)
   --client-procs N       load-generating processes (default 1)
   --h2-connections N     HTTP/2 connections per client process, direct and web-h2 alike (default 2)
@@ -57,7 +59,9 @@ const USAGE = `usage: npm run bench:gateway -- [options]
 `;
 
 const TARGET_RATIO = 0.6;
-const ALL_TARGETS: GatewayTarget[] = ['direct', 'web-h1', 'web-h2'];
+const ALL_TARGETS: GatewayTarget[] = ['direct', 'web-h1', 'web-h2', 'bare-h2'];
+/** Phases measured for reference only: reported with their ratio, never checked against the target. */
+const REFERENCE_TARGETS: ReadonlySet<GatewayTarget> = new Set(['bare-h2']);
 const COURSE_SERVICE = 'coursereg.course.v1.CourseService';
 const MEASURED_ROUTE = 'course-reads';
 
@@ -127,7 +131,7 @@ function parseSettings(argv: string[]): Settings {
     return n;
   };
   const order = values.order!.split(',').map((s) => s.trim()).filter(Boolean) as GatewayTarget[];
-  for (const t of order) if (!ALL_TARGETS.includes(t)) throw new UsageError(`--order: unknown phase "${t}" (direct, web-h1, web-h2)\n\n${USAGE}`);
+  for (const t of order) if (!ALL_TARGETS.includes(t)) throw new UsageError(`--order: unknown phase "${t}" (direct, web-h1, web-h2, bare-h2)\n\n${USAGE}`);
   if (!order.includes('direct')) throw new UsageError(`--order must include direct (the ratios are against it)\n\n${USAGE}`);
   const s: Settings = {
     seconds: num('seconds', values.seconds, 1, 3600, false),
@@ -233,6 +237,8 @@ function scrapeGatewayCounters(port: number): Promise<Map<string, number>> {
 
 interface CpuSnapshot {
   gateway: number;
+  /** The bare reference proxy (0 without a bare-h2 phase). */
+  bare: number;
   course: number;
   clients: number;
   /** Every process on the machine by pid (includes the ones above). */
@@ -319,6 +325,8 @@ async function main(): Promise<void> {
   const notes: string[] = [];
   let course: Child | undefined;
   let gateway: Child | undefined;
+  let bare: ClientProc | undefined;
+  let barePid = -1;
   const clients: ClientProc[] = [];
   let primeSummary = '';
   let gatewayPid = -1;
@@ -336,6 +344,14 @@ async function main(): Promise<void> {
     gatewayPid = gateway.proc.pid ?? -1;
     coursePid = course.proc.pid ?? -1;
     const gatewayIpc = s.profile ? new ClientProc(gatewayProc) : undefined;
+    let bareAddr: string | undefined;
+    if (s.order.includes('bare-h2')) {
+      bare = new ClientProc(startTs('bare-proxy', 'bench/lib/bare-proxy.ts', { COURSE_SERVICE_ADDR: addr(coursePort), BARE_PROXY_PORT: '0', BARE_PROXY_CONNECTIONS: String(s.upstreamConnections ?? 2) }, dir, { ipc: true }));
+      const { port } = await bare.next<{ port: number }>('ready', 60_000);
+      bareAddr = addr(port);
+      barePid = bare.pid ?? -1;
+      log(`started the bare reference proxy (bench/lib/bare-proxy.ts) at ${bareAddr}`);
+    }
 
     log(`signing ${s.tokens} student tokens with the bench dev key`);
     const signer = await TokenSigner.fromFile(world.privateKeyFile, 'coursereg', 'coursereg');
@@ -349,6 +365,7 @@ async function main(): Promise<void> {
         index: i,
         directAddr: env.COURSE_GRPC_ADDR,
         gatewayAddr: addr(gatewayPort),
+        bareAddr,
         tokens: tokens.slice(from, to),
         concurrency: perProc[i],
         h2Connections: s.h2Connections,
@@ -380,6 +397,7 @@ async function main(): Promise<void> {
 
     const snapshot = (): CpuSnapshot => ({
       gateway: cpuSecondsOf(gatewayProc.proc.pid),
+      bare: cpuSecondsOf(bare?.pid),
       course: cpuSecondsOf(course!.proc.pid),
       clients: clients.reduce((a, c) => a + cpuSecondsOf(c.pid), 0),
       all: cpuByCommand(),
@@ -395,7 +413,7 @@ async function main(): Promise<void> {
         const before = await scrapeGatewayCounters(gatewayMetricsPort);
         for (const c of clients) c.send({ type: 'go' });
         await sleep(s.warmup * 1000);
-        const profiled = gatewayIpc !== undefined && target !== 'direct';
+        const profiled = gatewayIpc !== undefined && target !== 'direct' && !REFERENCE_TARGETS.has(target);
         if (profiled) {
           gatewayIpc!.send({ type: 'profile-start' } as unknown as ParentMsg);
           await gatewayIpc!.next('profile-started', 30_000);
@@ -434,7 +452,7 @@ async function main(): Promise<void> {
         // Already gone.
       }
     }
-    await Promise.all([...clients.map((c) => stop(c.child, 3000)), ...(gateway ? [stop(gateway)] : []), ...(course ? [stop(course)] : [])]);
+    await Promise.all([...clients.map((c) => stop(c.child, 3000)), ...(gateway ? [stop(gateway)] : []), ...(bare ? [stop(bare.child)] : []), ...(course ? [stop(course)] : [])]);
     if (s.keepDb) {
       await flushPrefix();
       log(`kept the database ${new URL(gatewayBenchConfig.databaseUrl).pathname.slice(1)} (--keep-db); emptied the Redis prefix`);
@@ -484,7 +502,7 @@ async function main(): Promise<void> {
   const errorsByCode = phases.reduce((a, p) => addInto(a, Object.fromEntries(Object.entries(p.codes).filter(([k]) => k !== 'OK'))), {} as Record<string, number>);
   const totalErrors = Object.values(errorsByCode).reduce((a, b) => a + b, 0);
   const targets = summary
-    .filter((x) => x.target !== 'direct')
+    .filter((x) => x.target !== 'direct' && !REFERENCE_TARGETS.has(x.target))
     .map((x) => ({
       name: `${TARGET_TITLES[x.target]}: calls/s >= ${TARGET_RATIO}x direct`,
       required: `>= ${TARGET_RATIO.toFixed(2)}x`,
@@ -492,7 +510,7 @@ async function main(): Promise<void> {
       pass: x.ratioToDirect! >= TARGET_RATIO && x.errors === 0,
     }));
 
-  const gwPhases = phases.filter((p) => p.target !== 'direct');
+  const gwPhases = phases.filter((p) => p.target !== 'direct' && !REFERENCE_TARGETS.has(p.target));
   const perToken = Math.max(0, ...gwPhases.map((p) => p.callsPerSecondPerToken));
   const studentHeader = gwPhases.reduce((a, p) => a + (p.rateLimitHeader['20'] ?? 0), 0);
   const gwAnswers = gwPhases.reduce((a, p) => a + p.answers, 0);
@@ -511,6 +529,11 @@ async function main(): Promise<void> {
     `calls/s counts OK answers with a full page (compared byte for byte with the first answer) that arrived in the window; latency is from the client sending to the whole answer; ratios compare calls/s summed over all rounds, and per round against the direct phase of the same round`,
     `child services run with NODE_ENV=production, LOG_LEVEL=${gatewayBenchConfig.logLevel}; the database is ${s.keepDb ? 'kept (--keep-db)' : 'dropped at the end'}`,
   ];
+  if (s.order.includes('bare-h2')) {
+    conditions.push(
+      `bare-h2 is a reference, not a target: the web-h2 client against bench/lib/bare-proxy.ts, a bare Node HTTP/2 proxy with ${s.upstreamConnections ?? 2} HTTP/2 connection(s) to the course service that only turns gRPC-web into gRPC and back (no JWT, limits, breaker, retries, deadlines or metrics); in that phase the "gateway" CPU columns are the bare proxy's`,
+    );
+  }
   if (phases.some((p) => p.differentBodies > 0)) notes.push(`${phases.reduce((a, p) => a + p.differentBodies, 0)} OK answers differed byte for byte from the first answer but still held a full page`);
   if (failedOpen > 0) notes.push(`${failedOpen} gateway rate-limit checks failed open (Redis slower than the 50 ms limit timeout): those calls skipped the per-student check, which flatters the gateway`);
   const busy = phases.map((p) => p.cpu.other / p.windowSeconds);
@@ -586,7 +609,7 @@ async function main(): Promise<void> {
     const ok = results.reduce((a, r) => a + r.ok, 0);
     const answers = results.reduce((a, r) => a + r.answers, 0);
     const codes = results.reduce((a, r) => addInto(a, r.codes), {} as Record<string, number>);
-    const ours = new Set([gatewayPid, coursePid, process.pid, ...clientPids]);
+    const ours = new Set([gatewayPid, barePid, coursePid, process.pid, ...clientPids]);
     const infra = (comm: string) => {
       let t = 0;
       for (const [pid, a] of c1.all) if (a.comm === comm && !ours.has(pid)) t += a.cpu - (c0.all.get(pid)?.cpu ?? 0);
@@ -603,7 +626,8 @@ async function main(): Promise<void> {
     }
     const selfDelta = (c1.self.user + c1.self.system - c0.self.user - c0.self.system) / 1e6;
     const cpu: CpuSplit = {
-      gateway: c1.gateway - c0.gateway,
+      // The proxy the phase went through: the gateway, or the bare reference proxy.
+      gateway: target === 'bare-h2' ? c1.bare - c0.bare : c1.gateway - c0.gateway,
       course: c1.course - c0.course,
       clients: c1.clients - c0.clients,
       redis: infra('redis-server'),
