@@ -1,4 +1,5 @@
 import * as http2 from 'node:http2';
+import { trailerFrame } from '../../services/gateway/src/proxy/grpc-web';
 
 /**
  * The `bare-h2` reference of `npm run bench:gateway`: the least a Node process can
@@ -24,14 +25,11 @@ const sessions = Array.from({ length: connections }, () => http2.connect(`http:/
 for (const s of sessions) s.on('error', (err) => console.error(`upstream connection error: ${err.message}`));
 let next = 0;
 
-function trailerFrame(trailers: http2.IncomingHttpHeaders): Buffer {
-  let text = '';
-  for (const k in trailers) if (k.charCodeAt(0) !== 58) text += `${k}:${String(trailers[k])}\r\n`;
-  const frame = Buffer.allocUnsafe(5 + Buffer.byteLength(text, 'latin1'));
-  frame[0] = 0x80;
-  frame.writeUInt32BE(frame.length - 5, 1);
-  frame.write(text, 5, 'latin1');
-  return frame;
+/** gRPC-web's final frame from HTTP/2 trailers (or a trailers-only answer's headers), by the gateway's own encoder. */
+function finalFrame(headers: http2.IncomingHttpHeaders): Buffer {
+  const trailers: Record<string, string> = {};
+  for (const k in headers) if (k.charCodeAt(0) !== 58 /* ':' */) trailers[k] = String(headers[k]);
+  return trailerFrame(trailers);
 }
 
 const server = http2.createServer({ settings: { maxConcurrentStreams: 1000 } });
@@ -51,11 +49,11 @@ server.on('stream', (down, headers) => {
     responseHeaders = h;
   });
   up.on('data', (c: Buffer) => chunks.push(c));
-  up.on('trailers', (t) => chunks.push(trailerFrame(t)));
+  up.on('trailers', (t) => chunks.push(finalFrame(t)));
   up.on('end', () => {
     if (down.destroyed) return;
     // A trailers-only answer carries its status in the headers.
-    if (responseHeaders['grpc-status'] !== undefined) chunks.push(trailerFrame(responseHeaders));
+    if (responseHeaders['grpc-status'] !== undefined) chunks.push(finalFrame(responseHeaders));
     const body = chunks.length === 1 ? chunks[0] : Buffer.concat(chunks);
     down.respond({ ':status': 200, 'content-type': 'application/grpc-web+proto', 'content-length': body.length });
     down.end(body);
