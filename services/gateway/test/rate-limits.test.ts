@@ -35,9 +35,12 @@ describe('GlobalRateLimits against Redis', () => {
   let redis: Redis;
   let limits: GlobalRateLimits;
 
-  beforeAll(() => {
+  beforeAll(async () => {
     redis = createRedis(REDIS_URL, prefix, { autoPipelining: true });
-    limits = new GlobalRateLimits(planWith(), redis, 'jwt_payload');
+    // Connected before the first check, and a timeout no busy test machine reaches: these
+    // tests are about counting, and a check that times out fails open.
+    await redis.ping();
+    limits = new GlobalRateLimits(planWith({ timeoutMs: 2000 }), redis, 'jwt_payload');
   });
 
   afterAll(async () => {

@@ -18,7 +18,7 @@ const SUBJECT = /^[A-Za-z0-9_.@-]{1,64}$/;
 export function devSignIn(opts: { enabled: boolean; signer?: TokenSigner; studentAddr: string; ttlSeconds: number; log: Logger }): { handler: PlainHandler; close(): void } {
   const students = opts.enabled ? new StudentServiceClient(opts.studentAddr, grpc.credentials.createInsecure()) : undefined;
 
-  const json = (ds: Parameters<PlainHandler>[0], cors: Record<string, string>, status: number, body: unknown) => {
+  const json = (ds: Parameters<PlainHandler>[0], cors: Readonly<Record<string, string>>, status: number, body: unknown) => {
     ds.sendHeaders(status, { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store', ...cors });
     ds.write(JSON.stringify(body));
     ds.end();

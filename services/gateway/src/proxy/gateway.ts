@@ -11,7 +11,7 @@ import { UpstreamFailure, UpstreamRefused, type Upstream, type UpstreamResponse 
 import type { GatewayMetrics } from './metrics';
 
 /** Handles requests the gRPC routes do not: static files, development sign-in. */
-export type PlainHandler = (ds: Downstream, corsHeaders: Record<string, string>) => Promise<void> | void;
+export type PlainHandler = (ds: Downstream, corsHeaders: Readonly<Record<string, string>>) => Promise<void> | void;
 
 export interface GatewayDeps {
   plan: GatewayPlan;
@@ -94,7 +94,8 @@ export function createGateway(deps: GatewayDeps) {
   const { plan, log, metrics } = deps;
   const jwt = plan.jwt;
 
-  function corsHeadersFor(ds: Downstream): Record<string, string> {
+  /** The CORS headers for this caller's Origin; shared and frozen when there are none, so copy before adding. */
+  function corsHeadersFor(ds: Downstream): Readonly<Record<string, string>> {
     const origin = ds.headers.origin;
     if (!plan.cors || !originAllowed(plan.cors, origin)) return NO_HEADERS;
     const h: Record<string, string> = { 'access-control-allow-origin': origin, vary: 'origin' };
