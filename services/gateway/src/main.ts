@@ -65,7 +65,7 @@ export async function startGateway(env?: Record<string, string | undefined>): Pr
     : undefined;
   const localLimits = new Map<string, LocalTokenBucket>();
   for (const r of plan.routes) if (r.localLimit) localLimits.set(r.name, new LocalTokenBucket(r.localLimit));
-  const globalLimits = plan.rateLimit ? new GlobalRateLimits(plan.rateLimit, redis, plan.jwt?.payloadInMetadata) : undefined;
+  const globalLimits = plan.rateLimit ? new GlobalRateLimits(plan.rateLimit, redis, plan.jwt?.payloadInMetadata, config.GATEWAY_RATELIMIT_PIPELINE_WINDOW_MS) : undefined;
 
   const signer = config.GATEWAY_DEV_TOKENS ? await TokenSigner.fromFile(config.JWT_PRIVATE_KEY_FILE, config.JWT_ISSUER, config.JWT_AUDIENCE) : undefined;
   const dev = devSignIn({ enabled: config.GATEWAY_DEV_TOKENS, signer, studentAddr: config.STUDENT_SERVICE_ADDR, ttlSeconds: config.GATEWAY_DEV_TOKEN_TTL_SECONDS, log });

@@ -77,6 +77,19 @@ describe('GlobalRateLimits against Redis', () => {
     expect(outcomes.filter((o) => o.limited?.descriptor === 'student')).toHaveLength(7);
   });
 
+  it('check_withPipelineWindow_waitsForTheWindowThenCountsEachCheckOnce', async () => {
+    const windowed = new GlobalRateLimits(planWith({ timeoutMs: 2000 }), redis, 'jwt_payload', 30);
+    try {
+      const started = performance.now();
+      const outcomes = await Promise.all(Array.from({ length: 5 }, () => windowed.check(route, facts('S0005'))));
+      expect(performance.now() - started).toBeGreaterThanOrEqual(25);
+      expect(outcomes.filter((o) => !o.limited)).toHaveLength(3);
+      expect(outcomes.filter((o) => o.limited?.descriptor === 'student')).toHaveLength(2);
+    } finally {
+      windowed.close();
+    }
+  });
+
   it('check_routeWithoutDescriptorsThatHaveLimits_checksNothing', async () => {
     const unlimited = { ...route, rateLimitActions: [[{ kind: 'generic_key', descriptorKey: 'no_limit_here', value: 'x' }]] } as unknown as RoutePlan;
     expect(await limits.check(unlimited, facts('S0004'))).toEqual({});
