@@ -2,6 +2,7 @@ import * as http from 'node:http';
 import * as http2 from 'node:http2';
 import * as net from 'node:net';
 import type { Logger } from '../../shared/src/logger';
+import type { ListenerPlan } from './envoy/plan';
 import { http1Downstream, http2Downstream, type Downstream } from './proxy/downstream';
 
 const H2_PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n');
@@ -11,11 +12,44 @@ const H2_PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n');
  * connections that open with the HTTP/2 preface (native gRPC) go to an HTTP/2
  * server, everything else (browsers' gRPC-web, static files) to HTTP/1.1.
  */
-export async function listen(host: string, port: number, handle: (ds: Downstream) => Promise<void>, log: Logger): Promise<{ port: number; close(): Promise<void> }> {
+export async function listen(
+  host: string,
+  port: number,
+  listener: Pick<ListenerPlan, 'idleTimeoutMs' | 'http2'>,
+  handle: (ds: Downstream) => Promise<void>,
+  log: Logger,
+): Promise<{ port: number; close(): Promise<void> }> {
   const onError = (err: unknown) => log.error({ err: (err as Error).message }, 'gateway request failed');
   const h1 = http.createServer((req, res) => void handle(http1Downstream(req, res)).catch(onError));
-  h1.keepAliveTimeout = 65_000;
-  const h2 = http2.createServer({ settings: { maxConcurrentStreams: 1000 } });
+  // envoy.yaml's idle_timeout: a keep-alive connection with no request in flight closes after it.
+  h1.keepAliveTimeout = listener.idleTimeoutMs;
+  const h2 = http2.createServer({
+    settings: { maxConcurrentStreams: listener.http2.maxConcurrentStreams, initialWindowSize: Math.min(listener.http2.initialStreamWindowSize, 2 ** 31 - 1) },
+  });
+  h2.on('session', (session) => {
+    const connectionWindow = Math.min(listener.http2.initialConnectionWindowSize, 2 ** 31 - 1);
+    if (connectionWindow > 65_535) session.setLocalWindowSize(connectionWindow);
+    // idle_timeout for HTTP/2: close the connection once it has had no open stream for that long.
+    if (listener.idleTimeoutMs > 0) {
+      let open = 0;
+      let idle: NodeJS.Timeout | undefined;
+      const arm = () => {
+        idle = setTimeout(() => session.close(), listener.idleTimeoutMs);
+        idle.unref();
+      };
+      const onStreamClose = () => {
+        if (--open === 0 && !session.closed && !session.destroyed) arm();
+      };
+      session.on('stream', (stream) => {
+        open++;
+        if (idle) clearTimeout(idle);
+        idle = undefined;
+        stream.on('close', onStreamClose);
+      });
+      session.once('close', () => clearTimeout(idle));
+      arm();
+    }
+  });
   h2.on('stream', (stream, headers) => void handle(http2Downstream(stream, headers)).catch(onError));
   h2.on('sessionError', (err) => log.debug({ err: err.message }, 'http2 session error'));
   const sockets = new Set<net.Socket>();

@@ -84,7 +84,7 @@ export async function startGateway(env?: Record<string, string | undefined>): Pr
     log,
   });
   for (const u of upstreams.values()) u.startHealthChecks();
-  const server = await listen(config.GATEWAY_HOST, config.GATEWAY_PORT, gateway.handle, log);
+  const server = await listen(config.GATEWAY_HOST, config.GATEWAY_PORT, plan.listener, gateway.handle, log);
   const metricsServer = await metrics.serve(config.GATEWAY_HOST, config.GATEWAY_METRICS_PORT);
   log.info({ port: server.port, metricsPort: metricsServer.port, upstreams: Object.fromEntries([...upstreams].map(([k, u]) => [k, u.address])) }, 'gateway listening');
 

@@ -55,6 +55,7 @@ describe('gRPC-web through the gateway', () => {
   });
 
   test('grpcWebText_unaryCall_isDecodedAndAnsweredInBase64', async () => {
+    await w.section({ capacity: 5 }); // a course to list, whichever tests ran before
     const token = await w.token('student', 'S0003');
     const body = frame(ListCoursesRequest.encode({ pageSize: 2, pageToken: '', department: '', query: '' }).finish()).toString('base64');
     const res = await fetch(`${w.origin}/coursereg.course.v1.CourseService/ListCourses`, {

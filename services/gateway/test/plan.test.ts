@@ -38,9 +38,48 @@ test('plan_fromRealEnvoyYaml_takesRoutesClustersLimitsAndCors', () => {
   expect(plan.rateLimit!.limits.get('student')!.requestsPerUnit).toBe(20);
   expect(plan.rateLimit!.limits.get('remote_address')!.durationSeconds).toBe(1);
   expect(plan.cors!.exposeHeaders).toContain('grpc-status-details-bin');
+  // The listener's transport settings and its access log are applied, so they are not named as unsupported.
+  expect(plan.listener).toMatchObject({
+    streamIdleTimeoutMs: 3_600_000,
+    idleTimeoutMs: 300_000,
+    http2: { maxConcurrentStreams: 1000, initialStreamWindowSize: 65536, initialConnectionWindowSize: 1048576 },
+    accessLog: true,
+  });
   // What the local gateway leaves to Envoy is named, not silently dropped.
-  expect(plan.unsupported.some((u) => u.startsWith('admin'))).toBe(true);
-  expect(plan.unsupported.some((u) => u.includes('access_log'))).toBe(true);
+  expect(plan.unsupported).toEqual(['admin (the gateway serves metrics on its own port instead)']);
+});
+
+test('plan_withoutListenerTransportSettings_usesEnvoysDefaults', () => {
+  const { envoy, limits } = load();
+  const hcm = envoy.static_resources.listeners[0].filter_chains[0].filters[0].typed_config;
+  delete hcm.stream_idle_timeout;
+  delete hcm.common_http_protocol_options;
+  delete hcm.http2_protocol_options;
+  delete hcm.access_log;
+  const plan = buildGatewayPlan(envoy, limits);
+  expect(plan.listener).toMatchObject({
+    streamIdleTimeoutMs: 300_000,
+    idleTimeoutMs: 3_600_000,
+    http2: { maxConcurrentStreams: 2_147_483_647, initialStreamWindowSize: 268_435_456, initialConnectionWindowSize: 268_435_456 },
+    accessLog: false,
+  });
+});
+
+test('plan_withTransportSettingOrAccessLoggerItDoesNotImplement_namesIt', () => {
+  const { envoy, limits } = load();
+  const hcm = envoy.static_resources.listeners[0].filter_chains[0].filters[0].typed_config;
+  hcm.common_http_protocol_options.max_connection_duration = '60s';
+  hcm.http2_protocol_options.hpack_table_size = 0;
+  hcm.access_log.push({ name: 'envoy.access_loggers.file', typed_config: { '@type': 'type.googleapis.com/envoy.extensions.access_loggers.file.v3.FileAccessLog', path: '/tmp/a.log' } });
+  const plan = buildGatewayPlan(envoy, limits);
+  expect(plan.unsupported).toEqual(
+    expect.arrayContaining([
+      expect.stringContaining('common_http_protocol_options.max_connection_duration'),
+      expect.stringContaining('http2_protocol_options.hpack_table_size'),
+      expect.stringContaining('access_log[1] envoy.access_loggers.file'),
+    ]),
+  );
+  expect(plan.listener.accessLog).toBe(true);
 });
 
 test('plan_withFilterItDoesNotImplement_namesIt', () => {

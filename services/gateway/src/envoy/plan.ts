@@ -8,8 +8,21 @@ import { parse } from 'yaml';
  * production. Whatever the files say that the gateway does not implement is
  * listed in `unsupported`, and the gateway names it at start-up.
  */
+export interface ListenerPlan {
+  name: string;
+  port: number;
+  /** stream_idle_timeout: a stream with no activity this long is ended (a route's idle_timeout overrides it); 0 = none. */
+  streamIdleTimeoutMs: number;
+  /** common_http_protocol_options.idle_timeout: a connection with no open streams this long is closed; 0 = none. */
+  idleTimeoutMs: number;
+  /** http2_protocol_options for HTTP/2 callers (Envoy's defaults where the file is silent). */
+  http2: { maxConcurrentStreams: number; initialStreamWindowSize: number; initialConnectionWindowSize: number };
+  /** An access_log entry writes one line per request to stdout. */
+  accessLog: boolean;
+}
+
 export interface GatewayPlan {
-  listener: { name: string; port: number; streamIdleTimeoutMs: number };
+  listener: ListenerPlan;
   filters: string[];
   routes: RoutePlan[];
   clusters: Map<string, ClusterPlan>;
@@ -170,10 +183,21 @@ export function buildGatewayPlan(envoyDoc: unknown, rateLimitDoc: unknown): Gate
     'http2_protocol_options',
     'access_log',
   ]);
-  // These three are transport tuning and logging; name them once, plainly.
-  for (const ignored of ['common_http_protocol_options', 'http2_protocol_options', 'access_log']) {
-    if (hcm[ignored] !== undefined) r.unsupported.push(`${hw}.${ignored} (Node's HTTP defaults and the gateway's own log are used)`);
-  }
+  const common = hcm.common_http_protocol_options === undefined ? {} : r.obj(hcm.common_http_protocol_options, `${hw}.common_http_protocol_options`, ['idle_timeout']);
+  const h2opts = hcm.http2_protocol_options === undefined ? {} : r.obj(hcm.http2_protocol_options, `${hw}.http2_protocol_options`, ['max_concurrent_streams', 'initial_stream_window_size', 'initial_connection_window_size']);
+  let accessLog = false;
+  r.list(hcm.access_log, `${hw}.access_log`).forEach((entry, i) => {
+    const aw = `${hw}.access_log[${i}]`;
+    const e = r.obj(entry, aw, ['name', 'typed_config']);
+    const type = String((e.typed_config as Obj | undefined)?.['@type'] ?? '');
+    if (type.endsWith('.StdoutAccessLog')) {
+      // The gateway writes its own JSON line per request; a custom log_format is not reproduced.
+      r.obj(e.typed_config, `${aw}.typed_config`, []);
+      accessLog = true;
+    } else {
+      r.unsupported.push(`${aw} ${String(e.name)} (only the stdout access log is implemented)`);
+    }
+  });
   if (num(hcm.xff_num_trusted_hops, 0) !== 0) r.unsupported.push(`${hw}.xff_num_trusted_hops (the gateway uses the socket address)`);
 
   // HTTP filters, in order.
@@ -220,7 +244,19 @@ export function buildGatewayPlan(envoyDoc: unknown, rateLimitDoc: unknown): Gate
     if (!clusters.has(route.cluster)) throw new Error(`route ${route.name}: unknown cluster ${route.cluster}`);
   }
   return {
-    listener: { name: String(listener.name), port: num(sock.port_value, 8080), streamIdleTimeoutMs: hcm.stream_idle_timeout ? durationMs(hcm.stream_idle_timeout, `${hw}.stream_idle_timeout`) : 300_000 },
+    listener: {
+      name: String(listener.name),
+      port: num(sock.port_value, 8080),
+      // Envoy's defaults: streams idle 5 minutes, connections idle 1 hour, 256 MiB HTTP/2 windows.
+      streamIdleTimeoutMs: hcm.stream_idle_timeout !== undefined ? durationMs(hcm.stream_idle_timeout, `${hw}.stream_idle_timeout`) : 300_000,
+      idleTimeoutMs: common.idle_timeout !== undefined ? durationMs(common.idle_timeout, `${hw}.common_http_protocol_options.idle_timeout`) : 3_600_000,
+      http2: {
+        maxConcurrentStreams: num(h2opts.max_concurrent_streams, 2_147_483_647),
+        initialStreamWindowSize: num(h2opts.initial_stream_window_size, 268_435_456),
+        initialConnectionWindowSize: num(h2opts.initial_connection_window_size, 268_435_456),
+      },
+      accessLog,
+    },
     filters,
     routes,
     clusters,

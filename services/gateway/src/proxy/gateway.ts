@@ -186,7 +186,11 @@ export function createGateway(deps: GatewayDeps) {
       code = appErr.code;
       sendStatus(ds, protocol, contentType, appErr);
     } finally {
-      metrics.observe(routeName, protocol, code, (performance.now() - started) / 1000);
+      const seconds = (performance.now() - started) / 1000;
+      metrics.observe(routeName, protocol, code, seconds);
+      if (plan.listener.accessLog && log.isLevelEnabled('info')) {
+        log.info({ method: ds.method, path: ds.path, protocol, route: routeName, grpcStatus: status[code] ?? code, durationMs: Math.round(seconds * 10_000) / 10, remote: ds.remoteAddress, userAgent: ds.headers['user-agent'] }, 'access');
+      }
     }
   }
 
@@ -297,7 +301,11 @@ export function createGateway(deps: GatewayDeps) {
     if (web && ds.headers.origin !== undefined) Object.assign(out, corsHeadersFor(ds));
     copyHeaders(res.headers, out);
     out['content-type'] = web ? responseContentType(protocol, contentType) : String(res.headers['content-type'] ?? 'application/grpc');
-    return new Promise((resolve) => new Relay(ds, protocol, upstream.plan.name, res, out, resolve).start(deadline, route.idleTimeoutMs ?? 0));
+    // The route's idle_timeout, else the listener's stream_idle_timeout. One that cannot end
+    // before the call's own deadline would never fire, so it gets no timer.
+    const idleMs = route.idleTimeoutMs ?? plan.listener.streamIdleTimeoutMs;
+    const idle = idleMs > 0 && (deadline === 0 || idleMs < deadline - Date.now()) ? idleMs : 0;
+    return new Promise((resolve) => new Relay(ds, protocol, upstream.plan.name, res, out, resolve).start(deadline, idle));
   }
 
   return { handle };

@@ -1,0 +1,71 @@
+import * as http2 from 'node:http2';
+import * as net from 'node:net';
+import { createLogger } from '../../shared/src/logger';
+import { listen } from '../src/listener';
+import type { Downstream } from '../src/proxy/downstream';
+
+const log = createLogger('gateway-test', 'silent');
+const h2Settings = { maxConcurrentStreams: 100, initialStreamWindowSize: 65536, initialConnectionWindowSize: 1048576 };
+
+/** Answers every request at once, or holds it open while `hold` is set. */
+function handler(hold: { open: boolean }) {
+  return async (ds: Downstream): Promise<void> => {
+    await ds.readBody(1024);
+    if (hold.open) return; // never answered: the stream stays open
+    ds.sendHeaders(200, { 'content-type': 'text/plain', 'content-length': '2' });
+    ds.end(undefined, 'ok');
+  };
+}
+
+const within = (ms: number, what: string, p: Promise<unknown>) =>
+  Promise.race([p, new Promise((_, reject) => setTimeout(() => reject(new Error(`${what} did not happen within ${ms} ms`)), ms))]);
+
+describe('listener idle_timeout', () => {
+  test('http2_connectionWithoutStreams_closedAfterIdleTimeout_butNotWhileAStreamIsOpen', async () => {
+    const hold = { open: true };
+    const server = await listen('127.0.0.1', 0, { idleTimeoutMs: 300, http2: h2Settings }, handler(hold), log);
+    const session = http2.connect(`http://127.0.0.1:${server.port}`);
+    session.on('error', () => undefined);
+    try {
+      const closed = new Promise<void>((resolve) => session.once('close', () => resolve()));
+      await new Promise<void>((resolve) => session.once('connect', () => resolve()));
+      // A stream held open keeps the connection past the idle timeout.
+      const stream = session.request({ ':method': 'POST', ':path': '/x' });
+      stream.on('error', () => undefined);
+      stream.end('hi');
+      await new Promise((r) => setTimeout(r, 700));
+      expect(session.closed || session.destroyed).toBe(false);
+      // Once it ends, the idle connection is closed by the gateway.
+      stream.close(http2.constants.NGHTTP2_CANCEL);
+      await within(3000, 'the idle HTTP/2 connection closing', closed);
+    } finally {
+      session.destroy();
+      await server.close();
+    }
+  });
+
+  test('http1_keepAliveConnection_closedAfterIdleTimeout', async () => {
+    const server = await listen('127.0.0.1', 0, { idleTimeoutMs: 300, http2: h2Settings }, handler({ open: false }), log);
+    // A raw socket, so no client-side keep-alive policy closes it first.
+    const socket = net.connect(server.port, '127.0.0.1');
+    try {
+      let received = '';
+      const answered = new Promise<void>((resolve) =>
+        socket.on('data', (chunk) => {
+          received += chunk.toString('latin1');
+          if (received.endsWith('ok')) resolve();
+        }),
+      );
+      const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
+      socket.write('POST /x HTTP/1.1\r\nhost: gateway\r\nconnection: keep-alive\r\ncontent-length: 2\r\n\r\nhi');
+      await within(3000, 'the answer', answered);
+      expect(received).toMatch(/^HTTP\/1\.1 200/);
+      const started = Date.now();
+      await within(3000, 'the idle keep-alive connection closing', closed);
+      expect(Date.now() - started).toBeGreaterThanOrEqual(200);
+    } finally {
+      socket.destroy();
+      await server.close();
+    }
+  });
+});
