@@ -10,18 +10,22 @@ import { ROOT } from './config';
  * npm package, Node's internals, GC, idle).
  */
 
-interface CallFrame {
+/** A V8 .cpuprofile, as the inspector's Profiler.stop returns it and as it is saved. */
+export interface CallFrame {
   functionName: string;
+  scriptId?: string;
   url: string;
   lineNumber: number;
   columnNumber: number;
 }
-interface ProfileNode {
+export interface ProfileNode {
   id: number;
   callFrame: CallFrame;
+  hitCount?: number;
   children?: number[];
+  positionTicks?: unknown;
 }
-interface Profile {
+export interface Profile {
   nodes: ProfileNode[];
   startTime: number;
   endTime: number;

@@ -5,6 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { startGateway } from '../../services/gateway/src/main';
 import { onShutdownSignal } from '../../services/shared/src/lifecycle';
 import { createLogger } from '../../services/shared/src/logger';
+import type { Profile } from './cpuprofile';
 
 /**
  * The gateway with a CPU profiler the benchmark switches on and off, used only by
@@ -20,28 +21,6 @@ import { createLogger } from '../../services/shared/src/logger';
  * registers, so file:line in the profile are the .ts file's (1-based lines in
  * `originalLine` fields; callFrame.lineNumber stays 0-based as in any .cpuprofile).
  */
-
-interface CallFrame {
-  functionName: string;
-  scriptId: string;
-  url: string;
-  lineNumber: number;
-  columnNumber: number;
-}
-interface ProfileNode {
-  id: number;
-  callFrame: CallFrame;
-  hitCount?: number;
-  children?: number[];
-  positionTicks?: unknown;
-}
-interface Profile {
-  nodes: ProfileNode[];
-  startTime: number;
-  endTime: number;
-  samples?: number[];
-  timeDeltas?: number[];
-}
 
 const session = new Session();
 session.connect();

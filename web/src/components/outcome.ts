@@ -31,6 +31,11 @@ const STATE: Record<number, OutcomeState> = {
   [RegistrationState.REGISTRATION_STATE_FAILED]: 'failed',
 };
 
+/** The plain name of a registration state ("enrolled", "waitlisted", ...); undefined for an unknown one. */
+export function registrationStateName(state: RegistrationState): OutcomeState | undefined {
+  return STATE[state];
+}
+
 export function outcomeFromRegistration(r: Registration, label: string, previous?: Outcome): Outcome {
   const state = STATE[r.state] ?? 'pending';
   return {

@@ -4,18 +4,11 @@ import type { ListAuditEventsRequest } from '../../../gen/web/coursereg/registra
 import { useApi } from '../api/context';
 import { toApiError, type ApiError } from '../api/errors';
 import { ErrorNotice } from '../components/ErrorNotice';
+import { registrationStateName } from '../components/outcome';
 import { Empty, Loading } from '../components/Status';
 import { formatDateTime } from '../lib/time';
 
-const STATE_NAMES: Record<number, string> = {
-  [RegistrationState.REGISTRATION_STATE_PENDING]: 'pending',
-  [RegistrationState.REGISTRATION_STATE_ENROLLED]: 'enrolled',
-  [RegistrationState.REGISTRATION_STATE_WAITLISTED]: 'waitlisted',
-  [RegistrationState.REGISTRATION_STATE_REJECTED]: 'rejected',
-  [RegistrationState.REGISTRATION_STATE_DROPPED]: 'dropped',
-  [RegistrationState.REGISTRATION_STATE_FAILED]: 'failed',
-};
-const stateName = (s: RegistrationState) => STATE_NAMES[s] ?? '—';
+const stateName = (s: RegistrationState) => registrationStateName(s) ?? '—';
 
 /** The audit trail of a section or a student, oldest first, a page at a time. */
 export function AuditHistory({ subject }: { subject: NonNullable<ListAuditEventsRequest['subject']> }) {

@@ -5,6 +5,7 @@ import { Code, toApiError, type ApiError } from '../api/errors';
 import { ErrorNotice, FormProblems } from '../components/ErrorNotice';
 import { Empty, Loading } from '../components/Status';
 import { describePrerequisite, formatPrerequisite, parsePrerequisite, PrerequisiteSyntaxError } from '../lib/prerequisites';
+import { CatalogQueryFields } from './CatalogQueryFields';
 
 const COURSE_CODE = /^[A-Z]{2,8} [0-9]{3,4}[A-Z]?$/;
 const MUTABLE = ['title', 'description', 'credits', 'prerequisite', 'corequisite_codes'];
@@ -168,14 +169,7 @@ export function CoursesPage() {
           void search();
         }}
       >
-        <div className="field">
-          <label htmlFor={`${id}-q`}>Course code or title</label>
-          <input id={`${id}-q`} type="search" value={query} onChange={(e) => setQuery(e.target.value)} data-testid="registrar-course-search" />
-        </div>
-        <div className="field">
-          <label htmlFor={`${id}-d`}>Department</label>
-          <input id={`${id}-d`} value={department} onChange={(e) => setDepartment(e.target.value.toUpperCase())} maxLength={8} />
-        </div>
+        <CatalogQueryFields id={id} query={query} onQuery={setQuery} department={department} onDepartment={setDepartment} testId="registrar-course-search" />
         <button type="submit">Find courses</button>
       </form>
       <section aria-labelledby={`${id}-h`} aria-busy={loading}>

@@ -1,8 +1,7 @@
-import { useEffect, useId, useRef, useState } from 'react';
-import { TermStatus } from '../../../gen/web/coursereg/course/v1/course';
-import { useApi, useLoad } from '../api/context';
+import { useRef, useState } from 'react';
 import type { Session } from '../api/session';
 import { ErrorNotice } from '../components/ErrorNotice';
+import { TermSelect, useTermChoice } from '../components/TermSelect';
 import { Loading } from '../components/Status';
 import { CoursesPage } from './CoursesPage';
 import { SectionsPage } from './SectionsPage';
@@ -19,17 +18,9 @@ const VIEWS: [View, string][] = [
 
 /** The registrar's side: sections, courses, students and terms. */
 export function RegistrarApp({ session }: { session: Session }) {
-  const api = useApi();
-  const id = useId();
-  const terms = useLoad(() => api.course.ListTerms({ pageSize: 50 }), [api]);
-  const [termCode, setTermCode] = useState('');
+  const { terms, termCode, setTermCode } = useTermChoice();
   const [view, setView] = useState<View>('sections');
   const main = useRef<HTMLElement>(null);
-
-  useEffect(() => {
-    const list = terms.data?.terms ?? [];
-    if (!termCode && list.length > 0) setTermCode((list.find((t) => t.status === TermStatus.TERM_STATUS_OPEN) ?? list[0]).code);
-  }, [terms.data, termCode]);
 
   const list = terms.data?.terms ?? [];
   return (
@@ -51,16 +42,7 @@ export function RegistrarApp({ session }: { session: Session }) {
             </button>
           ))}
         </nav>
-        <div className="field term-field">
-          <label htmlFor={`${id}-term`}>Term</label>
-          <select id={`${id}-term`} value={termCode} onChange={(e) => setTermCode(e.target.value)} disabled={!terms.data} data-testid="term-select">
-            {list.map((t) => (
-              <option key={t.code} value={t.code}>
-                {t.name} ({t.code})
-              </option>
-            ))}
-          </select>
-        </div>
+        <TermSelect terms={terms.data?.terms} value={termCode} onChange={setTermCode} />
       </div>
       <main id="main" ref={main} tabIndex={-1} className="registrar-main" aria-label={`Registrar ${session.displayName}`}>
         {terms.loading && !terms.data ? <Loading>Loading terms…</Loading> : null}

@@ -5,6 +5,7 @@ import { toApiError, type ApiError } from '../api/errors';
 import { ErrorNotice } from '../components/ErrorNotice';
 import { countsOf, kindLabel, MeetingTimes, Seats, statusLabel } from '../components/SectionBits';
 import { Empty, Loading } from '../components/Status';
+import { CatalogQueryFields } from './CatalogQueryFields';
 import { SectionAdmin } from './SectionAdmin';
 import { SectionForm } from './SectionForm';
 
@@ -58,14 +59,7 @@ export function SectionsPage({ termCode }: { termCode: string }) {
       ) : null}
       {open ? <SectionAdmin key={open} sectionId={open} termCode={termCode} onClose={() => setOpen(null)} /> : null}
       <form role="search" aria-label="Find sections" className="card inline-form" onSubmit={submit}>
-        <div className="field">
-          <label htmlFor={`${id}-q`}>Course code or title</label>
-          <input id={`${id}-q`} type="search" value={query} onChange={(e) => setQuery(e.target.value)} data-testid="registrar-section-search" />
-        </div>
-        <div className="field">
-          <label htmlFor={`${id}-d`}>Department</label>
-          <input id={`${id}-d`} value={department} onChange={(e) => setDepartment(e.target.value.toUpperCase())} maxLength={8} />
-        </div>
+        <CatalogQueryFields id={id} query={query} onQuery={setQuery} department={department} onDepartment={setDepartment} testId="registrar-section-search" />
         <button type="submit">Find sections</button>
       </form>
       <section aria-labelledby={`${id}-h`} aria-busy={loading}>

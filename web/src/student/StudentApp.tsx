@@ -1,10 +1,11 @@
-import { useEffect, useId, useMemo, useRef, useState } from 'react';
-import { TermStatus, type Section } from '../../../gen/web/coursereg/course/v1/course';
+import { useEffect, useMemo, useRef, useState } from 'react';
+import type { Section } from '../../../gen/web/coursereg/course/v1/course';
 import { useApi, useLoad, useMonitor } from '../api/context';
 import { SeatFeed } from '../api/seatFeed';
 import type { Session } from '../api/session';
 import { watchStream } from '../api/streams';
 import { ErrorNotice } from '../components/ErrorNotice';
+import { TermSelect, useTermChoice } from '../components/TermSelect';
 import { Loading } from '../components/Status';
 import { CartPage } from './CartPage';
 import { OutcomesPanel } from './OutcomesPanel';
@@ -40,17 +41,10 @@ export function StudentApp({ session }: { session: Session }) {
   const api = useApi();
   const monitor = useMonitor();
   const studentId = session.studentId ?? session.subject;
-  const id = useId();
-  const terms = useLoad(() => api.course.ListTerms({ pageSize: 50 }), [api]);
-  const [termCode, setTermCode] = useState('');
+  const { terms, termCode, setTermCode } = useTermChoice();
   const [view, setView] = useState<View>('search');
   const [selected, setSelected] = useState<Section | null>(null);
   const main = useRef<HTMLElement>(null);
-
-  useEffect(() => {
-    const list = terms.data?.terms ?? [];
-    if (!termCode && list.length > 0) setTermCode((list.find((t) => t.status === TermStatus.TERM_STATUS_OPEN) ?? list[0]).code);
-  }, [terms.data, termCode]);
 
   const tracker = useMemo(() => new OutcomeTracker(api), [api]);
   const seatFeed = useMemo(() => new SeatFeed(api, { monitor }), [api, monitor]);
@@ -144,16 +138,7 @@ export function StudentApp({ session }: { session: Session }) {
             My schedule
           </button>
         </nav>
-        <div className="field term-field">
-          <label htmlFor={`${id}-term`}>Term</label>
-          <select id={`${id}-term`} value={termCode} onChange={(e) => setTermCode(e.target.value)} disabled={!terms.data} data-testid="term-select">
-            {(terms.data?.terms ?? []).map((t) => (
-              <option key={t.code} value={t.code}>
-                {t.name} ({t.code})
-              </option>
-            ))}
-          </select>
-        </div>
+        <TermSelect terms={terms.data?.terms} value={termCode} onChange={setTermCode} />
       </div>
       <main id="main" ref={main} tabIndex={-1} className="student-main">
         {terms.loading && !terms.data ? <Loading>Loading terms…</Loading> : null}
