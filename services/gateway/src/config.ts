@@ -31,7 +31,7 @@ export function readGatewayConfig(env?: Record<string, string | undefined>) {
       // HTTP/2 connections kept open to each upstream (capped by the cluster's max_connections).
       GATEWAY_UPSTREAM_CONNECTIONS: z.coerce.number().int().min(1).max(64).default(2),
       // Limit checks wait up to this long for each other, to reach Redis in one write (like the
-      // rate limit service's REDIS_PIPELINE_WINDOW); 0 sends each check at once.
+      // rate limit service's REDIS_PIPELINE_WINDOW); 0 batches only the checks made in the same tick.
       GATEWAY_RATELIMIT_PIPELINE_WINDOW_MS: z.coerce.number().int().min(0).max(50).default(1),
       GATEWAY_MAX_REQUEST_BYTES: z.coerce.number().int().min(1024).max(64 * 1024 * 1024).default(4 * 1024 * 1024),
     },

@@ -77,6 +77,24 @@ describe('GlobalRateLimits against Redis', () => {
     expect(outcomes.filter((o) => o.limited?.descriptor === 'student')).toHaveLength(7);
   });
 
+  it('check_batchOfChecksOnSharedCounters_eachSeesItsOwnPosition_countersEndAtTheTotal', async () => {
+    const from = (student: string) => ({ remoteAddress: '10.0.0.99', jwtPayload: { sub: student } });
+    // One check first, so the student's counter does not start at zero when the batch comes.
+    expect((await limits.check(route, from('S0006'))).headers?.['x-ratelimit-remaining']).toBe('2');
+    // Same tick: one batch, one increment per counter (4 for S0006, 2 for S0007, 6 for the address).
+    const outcomes = await Promise.all([...Array.from({ length: 4 }, () => limits.check(route, from('S0006'))), limits.check(route, from('S0007')), limits.check(route, from('S0007'))]);
+    expect(outcomes.map((o) => o.limited?.descriptor)).toEqual([undefined, undefined, 'student', 'student', undefined, undefined]);
+    expect(outcomes.map((o) => o.headers?.['x-ratelimit-remaining'])).toEqual(['1', '0', '0', '0', '2', '1']);
+    const plain = new Redis(REDIS_URL);
+    try {
+      expect(await plain.get(`${prefix}rl:coursereg:student:S0006`)).toBe('5');
+      expect(await plain.get(`${prefix}rl:coursereg:student:S0007`)).toBe('2');
+      expect(await plain.get(`${prefix}rl:coursereg:remote_address:10.0.0.99`)).toBe('7');
+    } finally {
+      plain.disconnect();
+    }
+  });
+
   it('check_withPipelineWindow_waitsForTheWindowThenCountsEachCheckOnce', async () => {
     const windowed = new GlobalRateLimits(planWith({ timeoutMs: 2000 }), redis, 'jwt_payload', 30);
     try {

@@ -35,16 +35,24 @@ export interface RequestFacts {
  * route's rate_limits actions exactly as Envoy builds them, limits from
  * envoy/ratelimit/config.yaml, and the counters live in Redis
  * (rate-limiter-flexible) so every gateway replica shares them.
+ *
+ * Checks are counted in batches. Every check that arrives within one pipeline
+ * window (or one tick, with no window) goes out together, and checks of the same
+ * counter (every call from one address, a student's burst) become one increment
+ * of that many points. Each check then gets the position it would have had
+ * counted alone: with `before` the counter's value ahead of the batch, the i-th of
+ * n checks sees `before + i`, and is over the limit exactly when that passes it.
+ * The counter ends where n separate increments would leave it.
  */
 export class GlobalRateLimits {
   private readonly limiters = new Map<string, RateLimiterRedis>();
   private readonly deadlines: Deadlines;
-  private window?: Promise<void>;
+  private batch: PendingCheck[] = [];
 
   /**
    * @param pipelineWindowMs checks wait up to this long for others, so all of them
    *   reach Redis in one write and one round trip, like the rate limit service's
-   *   REDIS_PIPELINE_WINDOW; 0 sends each at once.
+   *   REDIS_PIPELINE_WINDOW; 0 batches only the checks made in the same tick.
    */
   constructor(
     private readonly plan: RateLimitPlan,
@@ -86,40 +94,74 @@ export class GlobalRateLimits {
   }
 
   /** Counts the request against every descriptor that has a limit. */
-  async check(route: RoutePlan, facts: RequestFacts): Promise<LimitOutcome> {
-    if (this.pipelineWindowMs > 0) await this.windowClosed();
-    const consumed: Array<Promise<Counted>> = [];
-    for (const d of this.descriptors(route.rateLimitActions, facts)) {
-      const limiter = this.limiters.get(d.key);
-      if (limiter) consumed.push(limiter.consume(d.value).then((res) => ({ d, limiter, res, over: false }), (err: unknown) => overOrThrow(err, d, limiter)));
-    }
-    if (consumed.length === 0) return {};
-    const settled = await this.deadlines.within(consumed.length === 1 ? consumed[0].then((c) => [c]) : Promise.all(consumed));
-    if (settled === undefined) return this.failure();
-    let tightest: Counted | undefined;
-    for (const r of settled) {
-      if (r.over) {
-        return {
-          limited: { descriptor: r.d.key, retryAfterMs: r.res.msBeforeNext, limit: r.limiter.points },
-          headers: this.headers(r.limiter.points, 0, r.res.msBeforeNext),
-        };
+  check(route: RoutePlan, facts: RequestFacts): Promise<LimitOutcome> {
+    const counted: Array<{ key: string; value: string }> = [];
+    for (const d of this.descriptors(route.rateLimitActions, facts)) if (this.limiters.has(d.key)) counted.push(d);
+    if (counted.length === 0) return Promise.resolve({});
+    return new Promise((resolve) => {
+      if (this.batch.push({ descriptors: counted, positions: new Array(counted.length), resolve }) === 1) {
+        if (this.pipelineWindowMs > 0) setTimeout(sendBatch, this.pipelineWindowMs, this);
+        else process.nextTick(sendBatch, this);
       }
-      if (!tightest || r.res.remainingPoints < tightest.res.remainingPoints) tightest = r;
-    }
-    return { headers: this.headers(tightest!.limiter.points, tightest!.res.remainingPoints, tightest!.res.msBeforeNext) };
+    });
   }
 
-  /** Resolves when the current pipeline window closes; every check waiting on it then goes out in the same tick. */
-  private windowClosed(): Promise<void> {
-    if (!this.window) {
-      this.window = new Promise((resolve) => {
-        setTimeout(() => {
-          this.window = undefined;
-          resolve();
-        }, this.pipelineWindowMs);
-      });
+  /** Sends the waiting checks: one increment per distinct counter, each check answered from its position. */
+  send(): void {
+    const batch = this.batch;
+    this.batch = [];
+    const counters = new Map<string, Counter>();
+    for (const check of batch) {
+      for (let i = 0; i < check.descriptors.length; i++) {
+        const d = check.descriptors[i];
+        const id = `${d.key}\u0000${d.value}`;
+        let c = counters.get(id);
+        if (!c) {
+          c = { limiter: this.limiters.get(d.key)!, value: d.value, points: 0 };
+          counters.set(id, c);
+        }
+        check.positions[i] = { counter: c, position: ++c.points };
+      }
     }
-    return this.window;
+    const increments: Array<Promise<void>> = [];
+    for (const c of counters.values()) {
+      increments.push(
+        c.limiter.consume(c.value, c.points).then(
+          (res) => {
+            c.res = res;
+          },
+          (err: unknown) => {
+            // Over the limit for some of the batch: the library rejects with the counter's state.
+            if (!(err instanceof RateLimiterRes)) throw err;
+            c.res = err;
+          },
+        ),
+      );
+    }
+    void this.deadlines.within(Promise.all(increments)).then((done) => {
+      for (const check of batch) check.resolve(done === undefined ? this.failure() : this.outcome(check));
+    });
+  }
+
+  /** One check's answer from where it stood in each of its counters. */
+  private outcome(check: PendingCheck): LimitOutcome {
+    let tightest: { limit: number; remaining: number; msBeforeNext: number } | undefined;
+    for (let i = 0; i < check.descriptors.length; i++) {
+      const { counter, position } = check.positions[i];
+      const res = counter.res!;
+      const limit = counter.limiter.points;
+      // This check's own count: the counter before the batch, plus its place in the batch.
+      const consumed = res.consumedPoints - counter.points + position;
+      if (consumed > limit) {
+        return {
+          limited: { descriptor: check.descriptors[i].key, retryAfterMs: res.msBeforeNext, limit },
+          headers: this.headers(limit, 0, res.msBeforeNext),
+        };
+      }
+      const remaining = limit - consumed;
+      if (!tightest || remaining < tightest.remaining) tightest = { limit, remaining, msBeforeNext: res.msBeforeNext };
+    }
+    return { headers: this.headers(tightest!.limit, tightest!.remaining, tightest!.msBeforeNext) };
   }
 
   /** Stops the timer that ends overdue checks. */
@@ -142,16 +184,23 @@ export class GlobalRateLimits {
   }
 }
 
-interface Counted {
-  d: { key: string; value: string };
-  limiter: RateLimiterRedis;
-  res: RateLimiterRes;
-  over: boolean;
+function sendBatch(limits: GlobalRateLimits): void {
+  limits.send();
 }
 
-function overOrThrow(err: unknown, d: { key: string; value: string }, limiter: RateLimiterRedis): Counted {
-  if (err instanceof RateLimiterRes) return { d, limiter, res: err, over: true };
-  throw err;
+/** One counter touched by a batch: how many points the batch adds, and what Redis answered. */
+interface Counter {
+  limiter: RateLimiterRedis;
+  value: string;
+  points: number;
+  res?: RateLimiterRes;
+}
+
+/** A check waiting for its batch; positions[i] is where descriptor i stands in its counter's increment (1-based). */
+interface PendingCheck {
+  descriptors: Array<{ key: string; value: string }>;
+  positions: Array<{ counter: Counter; position: number }>;
+  resolve: (outcome: LimitOutcome) => void;
 }
 
 /**

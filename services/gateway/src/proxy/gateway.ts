@@ -105,15 +105,17 @@ export function createGateway(deps: GatewayDeps) {
 
   function jwtRequired(path: string): boolean {
     if (!jwt) return false;
-    const rule = jwt.rules.find((r) => (r.prefix !== undefined ? path.startsWith(r.prefix) : r.path === path));
-    return rule?.requires ?? false;
+    for (const r of jwt.rules) if (r.prefix !== undefined ? path.startsWith(r.prefix) : r.path === path) return r.requires;
+    return false;
   }
 
-  async function authenticate(ds: Downstream): Promise<Principal> {
+  /** The caller's principal; a token seen before is answered from the verifier's cache without a promise. */
+  function authenticate(ds: Downstream): Principal | Promise<Principal> {
     const raw = ds.headers[jwt!.headerName];
     if (!raw) throw unauthenticated('TOKEN_MISSING', 'a bearer token is required');
     if (!raw.startsWith(jwt!.valuePrefix)) throw unauthenticated('TOKEN_INVALID', `the ${jwt!.headerName} header must be "${jwt!.valuePrefix}<token>"`);
-    return deps.verifier!.verify(raw.slice(jwt!.valuePrefix.length).trim());
+    const token = raw.slice(jwt!.valuePrefix.length).trim();
+    return deps.verifier!.cached(token) ?? deps.verifier!.verify(token);
   }
 
   /** Answers with a gRPC status the gateway produced itself (trailers-only). */
@@ -202,7 +204,10 @@ export function createGateway(deps: GatewayDeps) {
     if (!upstream) throw new AppError(status.UNIMPLEMENTED, 'ROUTE_NOT_FOUND', `no upstream for ${route.cluster}`);
 
     let principal: Principal | undefined;
-    if (jwtRequired(ds.path)) principal = await authenticate(ds);
+    if (jwtRequired(ds.path)) {
+      const p = authenticate(ds);
+      principal = p instanceof Promise ? await p : p;
+    }
 
     const bucket = deps.localLimits.get(route.name);
     if (bucket) {
@@ -247,7 +252,8 @@ export function createGateway(deps: GatewayDeps) {
     }
     const deadline = timeoutMs > 0 ? Date.now() + timeoutMs : 0;
 
-    const headers: Record<string, string> = {};
+    // The upstream request's headers, pseudo-headers first, handed to http2 as they are.
+    const headers: Record<string, string> = { ':method': 'POST', ':path': ds.path };
     const dropToken = jwt && !jwt.forward ? jwt.headerName : undefined;
     const inbound = ds.headers;
     for (const k in inbound) {
@@ -259,11 +265,11 @@ export function createGateway(deps: GatewayDeps) {
     headers['x-forwarded-for'] = ds.headers['x-forwarded-for'] ? `${ds.headers['x-forwarded-for']}, ${ds.remoteAddress}` : ds.remoteAddress;
     if (ds.headers['user-agent']) headers['user-agent'] = `${ds.headers['user-agent']} coursereg-gateway`;
 
-    const response = await callWithRetries(upstream, route, ds.path, headers, body, deadline);
+    const response = await callWithRetries(upstream, route, headers, body, deadline);
     return relay(ds, protocol, contentType, upstream, response, deadline, route, limitHeaders);
   }
 
-  async function callWithRetries(upstream: Upstream, route: RoutePlan, path: string, headers: Record<string, string>, body: Buffer, deadline: number): Promise<UpstreamResponse> {
+  async function callWithRetries(upstream: Upstream, route: RoutePlan, headers: Record<string, string>, body: Buffer, deadline: number): Promise<UpstreamResponse> {
     const retry = route.retry?.retryOn.has('unavailable') ? route.retry : undefined;
     const attempts = 1 + (retry?.numRetries ?? 0);
     let lastFailure: UpstreamFailure | undefined;
@@ -274,7 +280,7 @@ export function createGateway(deps: GatewayDeps) {
       const perTry = retry?.perTryTimeoutMs ?? 0;
       const headersTimeoutMs = perTry > 0 ? (left > 0 ? Math.min(perTry, left) : perTry) : left;
       try {
-        return await upstream.send({ path, headers, body, headersTimeoutMs }, i > 0);
+        return await upstream.send({ headers, body, headersTimeoutMs }, i > 0);
       } catch (err) {
         if (err instanceof UpstreamRefused) {
           // The breaker or a threshold refused before sending; say so plainly.

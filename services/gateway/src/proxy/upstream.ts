@@ -15,7 +15,7 @@ export interface UpstreamResponse {
 }
 
 export interface UpstreamRequest {
-  path: string;
+  /** Request headers including `:method` and `:path`. */
   headers: Record<string, string>;
   body: Buffer;
   /** Gives up on the attempt if no response headers arrive in time (per-try timeout); 0 = no limit. */
@@ -199,7 +199,7 @@ export class Upstream {
     return new Promise((resolve, reject) => {
       let stream: http2.ClientHttp2Stream;
       try {
-        stream = this.session().request({ ':method': 'POST', ':path': req.path, ...req.headers }, { endStream: false });
+        stream = this.session().request(req.headers, { endStream: false });
       } catch (err) {
         reject(new UpstreamFailure(`cannot reach the ${this.plan.name} service at ${this.address}: ${(err as Error).message}`));
         return;
@@ -214,7 +214,7 @@ export class Upstream {
               reject(new UpstreamFailure(`no answer from the ${this.plan.name} service within ${req.headersTimeoutMs} ms`));
             }, req.headersTimeoutMs)
           : undefined;
-      stream.once('response', (headers) => {
+      stream.on('response', (headers) => {
         if (settled) return;
         settled = true;
         if (timer) clearTimeout(timer);
@@ -227,13 +227,13 @@ export class Upstream {
         }
         resolve(response);
       });
-      stream.once('error', (err) => {
+      stream.on('error', (err) => {
         if (settled) return;
         settled = true;
         if (timer) clearTimeout(timer);
         reject(new UpstreamFailure(`cannot reach the ${this.plan.name} service at ${this.address}: ${err.message}`));
       });
-      stream.once('close', () => {
+      stream.on('close', () => {
         if (settled) return;
         settled = true;
         if (timer) clearTimeout(timer);
