@@ -1,6 +1,6 @@
 import { readJwks, TokenSigner, TokenVerifier } from '../../shared/src/auth';
 import { onShutdownSignal } from '../../shared/src/lifecycle';
-import { createLogger } from '../../shared/src/logger';
+import { createLogger, type DestinationStream } from '../../shared/src/logger';
 import { Metrics } from '../../shared/src/metrics';
 import { createRedis } from '../../shared/src/redis';
 import { readGatewayConfig } from './config';
@@ -21,10 +21,13 @@ export interface StartedGateway {
   stop(): Promise<void>;
 }
 
-/** Starts the local gateway from envoy/envoy.yaml and envoy/ratelimit/config.yaml with the given environment. */
-export async function startGateway(env?: Record<string, string | undefined>): Promise<StartedGateway> {
+/**
+ * Starts the local gateway from envoy/envoy.yaml and envoy/ratelimit/config.yaml with the given
+ * environment. Its log (and access log) goes to stdout, or to `logDestination` when given.
+ */
+export async function startGateway(env?: Record<string, string | undefined>, opts: { logDestination?: DestinationStream } = {}): Promise<StartedGateway> {
   const config = readGatewayConfig(env);
-  const log = createLogger('gateway', config.LOG_LEVEL);
+  const log = createLogger('gateway', config.LOG_LEVEL, opts.logDestination);
   // The same strict check CI runs (`npm run lint:envoy`): a config Envoy would reject is not served locally either.
   const problems = [...validateEnvoyFile(config.ENVOY_CONFIG_FILE), ...validateRateLimitFile(config.RATELIMIT_CONFIG_FILE)];
   if (problems.length > 0) {

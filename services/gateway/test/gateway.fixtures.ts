@@ -7,6 +7,7 @@ import { CourseServiceClientImpl, GrpcWebImpl as CourseWeb } from '../../../gen/
 import { GrpcWebImpl, RegistrationServiceClientImpl } from '../../../gen/web/coursereg/registration/v1/registration_service';
 import { decodeStatus } from '../../shared/src/errors';
 import { startRegistrationWorld, type RegistrationWorld } from '../../registration/test/registration.fixtures';
+import type { DestinationStream } from '../../shared/src/logger';
 import { startGateway, type StartedGateway } from '../src/main';
 
 export interface GatewayWorld extends RegistrationWorld {
@@ -22,7 +23,7 @@ export interface GatewayWorld extends RegistrationWorld {
 }
 
 /** Starts the registration world, a tiny built "web client", and a gateway in front of them. */
-export async function startGatewayWorld(name: string, extraEnv: Record<string, string> = {}): Promise<GatewayWorld> {
+export async function startGatewayWorld(name: string, extraEnv: Record<string, string> = {}, logDestination?: DestinationStream): Promise<GatewayWorld> {
   const world = await startRegistrationWorld(name);
   const webDir = mkdtempSync(join(tmpdir(), 'coursereg-web-'));
   mkdirSync(join(webDir, 'assets'));
@@ -36,7 +37,7 @@ export async function startGatewayWorld(name: string, extraEnv: Record<string, s
     REGISTRATION_SERVICE_ADDR: world.registrationAddr,
     WEB_DIST_DIR: webDir,
     ...extraEnv,
-  });
+  }, { logDestination });
   const origin = `http://127.0.0.1:${gateway.port}`;
   const transport = NodeHttpTransport();
   return Object.assign(world, {

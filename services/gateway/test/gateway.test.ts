@@ -9,9 +9,11 @@ import { promiseClient, rpcError } from '../../shared/testing/harness';
 import { startGatewayWorld, webFailure, type GatewayWorld } from './gateway.fixtures';
 
 let w: GatewayWorld;
+/** The gateway's log lines (LOG_LEVEL info, so the access log is on), parsed. */
+const logLines: Array<Record<string, unknown>> = [];
 
 beforeAll(async () => {
-  w = await startGatewayWorld('gateway');
+  w = await startGatewayWorld('gateway', { LOG_LEVEL: 'info' }, { write: (line: string) => void logLines.push(JSON.parse(line) as Record<string, unknown>) });
   await w.addStudents(1, 40);
 });
 
@@ -213,5 +215,23 @@ describe('HTTP/2 framing', () => {
     } finally {
       session.close();
     }
+  });
+});
+
+describe('access log (envoy.yaml access_log)', () => {
+  const accessLines = (path: string) => logLines.filter((l) => l.msg === 'access' && l.path === path);
+
+  test('eachGrpcWebCall_writesOneAccessLineWithRouteStatusAndDuration', async () => {
+    const path = '/coursereg.course.v1.CourseService/ListCourses';
+    const before = accessLines(path).length;
+    await w.web.course.ListCourses({ pageSize: 1 }, w.bearer(await w.token('student', 'S0020')));
+    const refused = await webFailure(w.web.course.ListCourses({ pageSize: 1 }, w.bearer('not-a-token')));
+    expect(refused.code).toBe(grpc.status.UNAUTHENTICATED);
+
+    const lines = accessLines(path).slice(before);
+    expect(lines).toHaveLength(2);
+    expect(lines[0]).toMatchObject({ service: 'gateway', level: 30, method: 'POST', protocol: 'grpc-web', route: 'course-reads', grpcStatus: 'OK', remote: '127.0.0.1' });
+    expect(lines[1]).toMatchObject({ route: 'course-reads', grpcStatus: 'UNAUTHENTICATED' });
+    for (const l of lines) expect(typeof l.durationMs === 'number' && l.durationMs >= 0).toBe(true);
   });
 });
