@@ -1,5 +1,14 @@
 import { z } from 'zod';
-import { address, loadConfig, port } from '../../shared/src/config';
+import { loadConfig, port } from '../../shared/src/config';
+
+/** One host:port, or several separated by commas (one per host of the cluster). */
+function addresses(defaultValue: string) {
+  return z
+    .string()
+    .regex(/^[^\s:,]+:\d{1,5}(,[^\s:,]+:\d{1,5})*$/, 'expected host:port, or several separated by commas')
+    .default(defaultValue)
+    .transform((v) => v.split(','));
+}
 
 const flag = z
   .enum(['true', 'false', '1', '0'])
@@ -19,10 +28,11 @@ export function readGatewayConfig(env?: Record<string, string | undefined>) {
       GATEWAY_METRICS_PORT: port(9455),
       ENVOY_CONFIG_FILE: z.string().min(1).default('envoy/envoy.yaml'),
       RATELIMIT_CONFIG_FILE: z.string().min(1).default('envoy/ratelimit/config.yaml'),
-      // Local addresses of the clusters that envoy.yaml names by their production DNS names.
-      COURSE_SERVICE_ADDR: address('127.0.0.1:50051'),
-      STUDENT_SERVICE_ADDR: address('127.0.0.1:50052'),
-      REGISTRATION_SERVICE_ADDR: address('127.0.0.1:50053'),
+      // Local addresses of the clusters that envoy.yaml names by their production DNS names;
+      // several comma-separated host:port make a cluster of that many hosts.
+      COURSE_SERVICE_ADDR: addresses('127.0.0.1:50051'),
+      STUDENT_SERVICE_ADDR: addresses('127.0.0.1:50052'),
+      REGISTRATION_SERVICE_ADDR: addresses('127.0.0.1:50053'),
       // Where the built web client is (the `web` cluster in envoy.yaml).
       WEB_DIST_DIR: z.string().min(1).default('web/dist'),
       // Development sign-in (/dev/identities, /dev/token). Never enable in production.

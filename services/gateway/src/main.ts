@@ -11,13 +11,13 @@ import { GlobalRateLimits, LocalTokenBucket } from './limits/rate-limits';
 import { listen } from './listener';
 import { createGateway, type PlainHandler } from './proxy/gateway';
 import { GatewayMetrics } from './proxy/metrics';
-import { Upstream } from './proxy/upstream';
+import { Cluster } from './proxy/upstream';
 import { staticFiles } from './web/static-files';
 
 export interface StartedGateway {
   port: number;
   metricsPort: number;
-  upstreams: Map<string, Upstream>;
+  upstreams: Map<string, Cluster>;
   stop(): Promise<void>;
 }
 
@@ -37,12 +37,12 @@ export async function startGateway(env?: Record<string, string | undefined>, opt
   for (const item of plan.unsupported) log.warn({ item }, `envoy config: not implemented by the local gateway: ${item}`);
 
   // envoy.yaml names production hosts; locally each cluster runs at a configured address.
-  const localAddress: Record<string, string> = {
+  const localAddresses: Record<string, string[]> = {
     course: config.COURSE_SERVICE_ADDR,
     student: config.STUDENT_SERVICE_ADDR,
     registration: config.REGISTRATION_SERVICE_ADDR,
   };
-  const upstreams = new Map<string, Upstream>();
+  const upstreams = new Map<string, Cluster>();
   const plainClusters = new Map<string, PlainHandler>();
   const web = staticFiles(config.WEB_DIST_DIR);
   for (const cluster of plan.clusters.values()) {
@@ -51,8 +51,8 @@ export async function startGateway(env?: Record<string, string | undefined>, opt
     } else if (cluster.name === 'ratelimit') {
       // The rate limit service's job is done in-process against Redis (GlobalRateLimits).
     } else if (cluster.http2) {
-      const addr = localAddress[cluster.name] ?? cluster.address;
-      upstreams.set(cluster.name, new Upstream(cluster, addr, config.GATEWAY_UPSTREAM_CONNECTIONS, log));
+      const addresses = localAddresses[cluster.name] ?? cluster.addresses;
+      upstreams.set(cluster.name, new Cluster(cluster, addresses, config.GATEWAY_UPSTREAM_CONNECTIONS, log));
     } else {
       log.warn({ cluster: cluster.name }, 'envoy config: cluster is neither gRPC nor the web client; not served locally');
     }
@@ -71,7 +71,8 @@ export async function startGateway(env?: Record<string, string | undefined>, opt
   const globalLimits = plan.rateLimit ? new GlobalRateLimits(plan.rateLimit, redis, plan.jwt?.payloadInMetadata, config.GATEWAY_RATELIMIT_PIPELINE_WINDOW_MS) : undefined;
 
   const signer = config.GATEWAY_DEV_TOKENS ? await TokenSigner.fromFile(config.JWT_PRIVATE_KEY_FILE, config.JWT_ISSUER, config.JWT_AUDIENCE) : undefined;
-  const dev = devSignIn({ enabled: config.GATEWAY_DEV_TOKENS, signer, studentAddr: config.STUDENT_SERVICE_ADDR, ttlSeconds: config.GATEWAY_DEV_TOKEN_TTL_SECONDS, log });
+  // Development sign-in asks the first student host; it needs no load balancing.
+  const dev = devSignIn({ enabled: config.GATEWAY_DEV_TOKENS, signer, studentAddr: config.STUDENT_SERVICE_ADDR[0], ttlSeconds: config.GATEWAY_DEV_TOKEN_TTL_SECONDS, log });
   if (config.GATEWAY_DEV_TOKENS) log.warn('development sign-in is ON (/dev/token): never enable it in production');
 
   const gateway = createGateway({
@@ -89,7 +90,7 @@ export async function startGateway(env?: Record<string, string | undefined>, opt
   for (const u of upstreams.values()) u.startHealthChecks();
   const server = await listen(config.GATEWAY_HOST, config.GATEWAY_PORT, plan.listener, gateway.handle, log);
   const metricsServer = await metrics.serve(config.GATEWAY_HOST, config.GATEWAY_METRICS_PORT);
-  log.info({ port: server.port, metricsPort: metricsServer.port, upstreams: Object.fromEntries([...upstreams].map(([k, u]) => [k, u.address])) }, 'gateway listening');
+  log.info({ port: server.port, metricsPort: metricsServer.port, upstreams: Object.fromEntries([...upstreams].map(([k, u]) => [k, u.hosts.map((h) => h.address)])) }, 'gateway listening');
 
   return {
     port: server.port,

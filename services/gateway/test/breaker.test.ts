@@ -2,6 +2,7 @@ import * as http2 from 'node:http2';
 import * as grpc from '@grpc/grpc-js';
 import { NodeHttpTransport } from '@improbable-eng/grpc-web-node-http-transport';
 import { grpc as grpcWeb } from '@improbable-eng/grpc-web';
+import { TermStatus } from '../../../gen/web/coursereg/course/v1/course';
 import { CourseServiceClientImpl, GrpcWebImpl } from '../../../gen/web/coursereg/course/v1/course_service';
 import { GrpcWebImpl as StudentWeb, StudentServiceClientImpl } from '../../../gen/web/coursereg/student/v1/student_service';
 import { startCourseService } from '../../course/src/main';
@@ -103,4 +104,57 @@ describe('retries', () => {
       flaky.close();
     }
   });
+});
+
+describe('a cluster of two hosts', () => {
+  test('oneHostStopped_isEjected_callsGoToTheOther_andItReturnsAfterRestart', async () => {
+    const a = await startCourseService(env.env);
+    let b: Awaited<ReturnType<typeof startCourseService>> | undefined = await startCourseService(env.env);
+    const bPort = b.port;
+    const gw = await startGateway({ ...env.env, GATEWAY_PORT: '0', GATEWAY_METRICS_PORT: '0', COURSE_SERVICE_ADDR: `127.0.0.1:${a.port},127.0.0.1:${bPort}`, WEB_DIST_DIR: '/nonexistent' });
+    const courses = new CourseServiceClientImpl(new GrpcWebImpl(`http://127.0.0.1:${gw.port}`, { transport: NodeHttpTransport() }));
+    const cluster = gw.upstreams.get('course')!;
+    // Several callers, so the per-account limit (20/s) never decides a call here.
+    const callers = await Promise.all(Array.from({ length: 10 }, async (_, k) => new grpcWeb.Metadata({ authorization: `Bearer ${await env.signer.sign(`registrar-${k + 2}`, 'registrar', 3600)}` })));
+    let turn = 0;
+    const caller = () => callers[turn++ % callers.length];
+    try {
+      expect(cluster.hosts.map((h) => h.address)).toEqual([`127.0.0.1:${a.port}`, `127.0.0.1:${bPort}`]);
+      // Both hosts take calls (LEAST_REQUEST: two hosts drawn at random, the less busy one wins).
+      for (let i = 0; i < 20; i++) await courses.ListTerms({ pageSize: 1 }, caller());
+      expect(cluster.hosts.map((h) => h.breaker.stats.successes > 0)).toEqual([true, true]);
+
+      await b.stop();
+      b = undefined;
+      // Calls that land on the stopped host fail (reads are retried, maybe on it again) until it is ejected.
+      const until = Date.now() + 20_000;
+      while (cluster.hosts[1].state !== 'open') {
+        if (Date.now() > until) throw new Error('the stopped host was never ejected');
+        await courses.ListTerms({ pageSize: 1 }, caller()).catch(() => undefined);
+      }
+      expect(cluster.state).toBe('partial');
+      expect(cluster.hosts[0].state).toBe('closed');
+      // With it ejected, every call goes to the healthy host: reads and writes succeed.
+      for (let i = 0; i < 10; i++) await courses.ListTerms({ pageSize: 1 }, caller());
+      const term = { code: '2031FA', name: 'Fall 2031', startDate: '2031-08-25', endDate: '2031-12-12', registrationOpensTime: new Date('2031-04-01T14:00:00Z'), addDropDeadlineTime: new Date('2031-09-05T23:59:00Z'), status: TermStatus.TERM_STATUS_OPEN };
+      const created = await courses.CreateTerm({ term }, caller());
+      expect(created.term?.code).toBe('2031FA');
+
+      // Restarted on its address, the host is taken back once its health checks pass.
+      b = await startCourseService({ ...env.env, COURSE_GRPC_ADDR: `127.0.0.1:${bPort}` });
+      const back = Date.now() + 20_000;
+      while (cluster.state !== 'closed') {
+        if (Date.now() > back) throw new Error(`the restarted host was not taken back (cluster ${cluster.state})`);
+        await new Promise((r) => setTimeout(r, 200));
+      }
+      const before = cluster.hosts[1].breaker.stats.successes;
+      for (let i = 0; i < 20; i++) await courses.ListTerms({ pageSize: 1 }, caller());
+      expect(cluster.hosts[1].breaker.stats.successes).toBeGreaterThan(before);
+      expect(cluster.inFlight).toBe(0);
+    } finally {
+      await gw.stop();
+      await b?.stop();
+      await a.stop();
+    }
+  }, 60_000);
 });

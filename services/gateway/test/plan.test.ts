@@ -32,6 +32,8 @@ test('plan_fromRealEnvoyYaml_takesRoutesClustersLimitsAndCors', () => {
   expect(reg.breaker.maxRequests).toBe(4096);
   expect(reg.outlier!.consecutiveFailures).toBe(5);
   expect(reg.health!.serviceName).toBe('coursereg.registration.v1.RegistrationService');
+  expect(reg.addresses).toEqual(['registration:50053']);
+  expect(reg.lbPolicy).toBe('LEAST_REQUEST');
 
   expect(plan.jwt!.issuer).toBe('coursereg');
   expect(plan.jwt!.rules).toEqual([{ prefix: '/coursereg.', path: undefined, requires: true }]);
@@ -101,4 +103,17 @@ test('plan_withRateLimitDomainMismatch_failsAtStart', () => {
   const { envoy, limits } = load();
   limits.domain = 'other';
   expect(() => buildGatewayPlan(envoy, limits)).toThrow(/domain/);
+});
+
+test('plan_clusterWithSeveralEndpoints_keepsEachAddress_andNamesAnUnsupportedLbPolicy', () => {
+  const { envoy, limits } = load();
+  const course = envoy.static_resources.clusters.find((c: { name: string }) => c.name === 'course');
+  const endpoint = course.load_assignment.endpoints[0].lb_endpoints[0];
+  course.load_assignment.endpoints[0].lb_endpoints.push({ endpoint: { address: { socket_address: { address: 'course-b', port_value: 50061 } } } });
+  course.load_assignment.endpoints.push({ lb_endpoints: [{ ...endpoint, endpoint: { address: { socket_address: { address: 'course-c', port_value: 50071 } } } }] });
+  course.lb_policy = 'RING_HASH';
+  const plan = buildGatewayPlan(envoy, limits);
+  expect(plan.clusters.get('course')!.addresses).toEqual(['course:50051', 'course-b:50061', 'course-c:50071']);
+  expect(plan.clusters.get('course')!.lbPolicy).toBe('ROUND_ROBIN');
+  expect(plan.unsupported).toContain('static_resources.clusters[0].lb_policy RING_HASH (the gateway uses round robin)');
 });

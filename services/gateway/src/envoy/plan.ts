@@ -68,12 +68,15 @@ export type RateLimitAction = { kind: 'remote_address' } | { kind: 'metadata'; d
 
 export interface ClusterPlan {
   name: string;
-  /** host:port as envoy.yaml names it (production DNS name). */
-  address: string;
+  /** host:port of each lb_endpoint, as envoy.yaml names them (production DNS names). */
+  addresses: string[];
+  /** How a call picks its host (Envoy's lb_policy; LEAST_REQUEST is the power of two choices). */
+  lbPolicy: 'ROUND_ROBIN' | 'LEAST_REQUEST' | 'RANDOM';
   http2: boolean;
   connectTimeoutMs: number;
   breaker: { maxConnections: number; maxPendingRequests: number; maxRequests: number; maxRetries: number };
-  outlier?: { consecutiveFailures: number; intervalMs: number; baseEjectionMs: number };
+  /** unejectOnHealthCheck: a passing active health check takes an ejected host back (Envoy's default). */
+  outlier?: { consecutiveFailures: number; intervalMs: number; baseEjectionMs: number; unejectOnHealthCheck: boolean };
   health?: { timeoutMs: number; intervalMs: number; unhealthyThreshold: number; healthyThreshold: number; serviceName: string };
 }
 
@@ -348,14 +351,19 @@ function readRateLimitActions(r: Reader, value: unknown, where: string): RateLim
   });
 }
 
+const LB_POLICIES = new Set(['ROUND_ROBIN', 'LEAST_REQUEST', 'RANDOM']);
+
 function readCluster(r: Reader, value: unknown, where: string): ClusterPlan {
   const c = r.obj(value, where, ['name', 'type', 'lb_policy', 'connect_timeout', 'typed_extension_protocol_options', 'circuit_breakers', 'outlier_detection', 'health_checks', 'load_assignment']);
   const name = String(c.name);
   const endpoints = r.list((c.load_assignment as Obj | undefined)?.endpoints, `${where}.load_assignment.endpoints`);
   const lbEndpoints = endpoints.flatMap((e) => r.list((e as Obj).lb_endpoints, `${where}.load_assignment.endpoints[].lb_endpoints`));
-  if (lbEndpoints.length !== 1) r.unsupported.push(`${where}.load_assignment (the gateway sends to one address per cluster)`);
-  const sock = ((((lbEndpoints[0] as Obj)?.endpoint as Obj)?.address as Obj)?.socket_address ?? {}) as Obj;
-  if (c.lb_policy !== undefined && lbEndpoints.length > 1) r.unsupported.push(`${where}.lb_policy`);
+  const addresses = lbEndpoints.map((e) => {
+    const sock = ((((e as Obj)?.endpoint as Obj)?.address as Obj)?.socket_address ?? {}) as Obj;
+    return `${String(sock.address)}:${num(sock.port_value, 0)}`;
+  });
+  const lbPolicy = c.lb_policy === undefined ? 'ROUND_ROBIN' : String(c.lb_policy);
+  if (!LB_POLICIES.has(lbPolicy)) r.unsupported.push(`${where}.lb_policy ${lbPolicy} (the gateway uses round robin)`);
   const protocol = ((c.typed_extension_protocol_options ?? {}) as Obj)['envoy.extensions.upstreams.http.v3.HttpProtocolOptions'] as Obj | undefined;
   const http2 = Boolean((protocol?.explicit_http_config as Obj | undefined)?.http2_protocol_options);
   const thresholds = r.list((c.circuit_breakers as Obj | undefined)?.thresholds, `${where}.circuit_breakers.thresholds`).map((t) => t as Obj);
@@ -363,7 +371,8 @@ function readCluster(r: Reader, value: unknown, where: string): ClusterPlan {
   if (thresholds.some((t) => t.priority === 'HIGH')) r.unsupported.push(`${where}.circuit_breakers.thresholds[priority=HIGH] (one priority only)`);
   const plan: ClusterPlan = {
     name,
-    address: `${String(sock.address)}:${num(sock.port_value, 0)}`,
+    addresses,
+    lbPolicy: lbPolicy === 'LEAST_REQUEST' || lbPolicy === 'RANDOM' ? lbPolicy : 'ROUND_ROBIN',
     http2,
     connectTimeoutMs: c.connect_timeout === undefined ? 5000 : durationMs(c.connect_timeout, `${where}.connect_timeout`),
     // Envoy's defaults when a threshold is not set.
@@ -375,11 +384,12 @@ function readCluster(r: Reader, value: unknown, where: string): ClusterPlan {
     },
   };
   if (c.outlier_detection !== undefined) {
-    const od = r.obj(c.outlier_detection, `${where}.outlier_detection`, ['consecutive_5xx', 'consecutive_gateway_failure', 'interval', 'base_ejection_time', 'max_ejection_percent']);
+    const od = r.obj(c.outlier_detection, `${where}.outlier_detection`, ['consecutive_5xx', 'consecutive_gateway_failure', 'interval', 'base_ejection_time', 'max_ejection_percent', 'successful_active_health_check_uneject_host']);
     plan.outlier = {
       consecutiveFailures: Math.min(num(od.consecutive_5xx, 5), num(od.consecutive_gateway_failure, 5)),
       intervalMs: od.interval === undefined ? 10_000 : durationMs(od.interval, `${where}.outlier_detection.interval`),
       baseEjectionMs: od.base_ejection_time === undefined ? 30_000 : durationMs(od.base_ejection_time, `${where}.outlier_detection.base_ejection_time`),
+      unejectOnHealthCheck: od.successful_active_health_check_uneject_host !== false,
     };
   }
   const checks = r.list(c.health_checks, `${where}.health_checks`);

@@ -7,7 +7,7 @@ import type { CorsPlan, GatewayPlan, RoutePlan } from '../envoy/plan';
 import type { GlobalRateLimits, LimitHeaders, LocalTokenBucket } from '../limits/rate-limits';
 import { BodyTooLarge, type Downstream } from './downstream';
 import { Base64Chunker, decodeTextBody, formatGrpcTimeout, parseGrpcTimeout, protocolOf, responseContentType, trailerFrame, type Protocol } from './grpc-web';
-import { UpstreamFailure, UpstreamRefused, type Upstream, type UpstreamResponse } from './upstream';
+import { UpstreamFailure, UpstreamRefused, type Cluster, type UpstreamResponse } from './upstream';
 import type { GatewayMetrics } from './metrics';
 
 /** Handles requests the gRPC routes do not: static files, development sign-in. */
@@ -15,7 +15,7 @@ export type PlainHandler = (ds: Downstream, corsHeaders: Readonly<Record<string,
 
 export interface GatewayDeps {
   plan: GatewayPlan;
-  upstreams: Map<string, Upstream>;
+  upstreams: Map<string, Cluster>;
   verifier?: TokenVerifier;
   globalLimits?: GlobalRateLimits;
   localLimits: Map<string, LocalTokenBucket>;
@@ -269,7 +269,7 @@ export function createGateway(deps: GatewayDeps) {
     return relay(ds, protocol, contentType, upstream, response, deadline, route, limitHeaders);
   }
 
-  async function callWithRetries(upstream: Upstream, route: RoutePlan, headers: Record<string, string>, body: Buffer, deadline: number): Promise<UpstreamResponse> {
+  async function callWithRetries(upstream: Cluster, route: RoutePlan, headers: Record<string, string>, body: Buffer, deadline: number): Promise<UpstreamResponse> {
     const retry = route.retry?.retryOn.has('unavailable') ? route.retry : undefined;
     const attempts = 1 + (retry?.numRetries ?? 0);
     let lastFailure: UpstreamFailure | undefined;
@@ -300,7 +300,7 @@ export function createGateway(deps: GatewayDeps) {
   }
 
   /** Streams the upstream's answer back, translating to gRPC-web where needed. */
-  function relay(ds: Downstream, protocol: Protocol, contentType: string, upstream: Upstream, res: UpstreamResponse, deadline: number, route: RoutePlan, limitHeaders: LimitHeaders | undefined): Promise<status> {
+  function relay(ds: Downstream, protocol: Protocol, contentType: string, upstream: Cluster, res: UpstreamResponse, deadline: number, route: RoutePlan, limitHeaders: LimitHeaders | undefined): Promise<status> {
     const web = protocol !== 'grpc';
     const out: Record<string, string> = {};
     if (limitHeaders) Object.assign(out, limitHeaders);

@@ -1,14 +1,14 @@
 import client from 'prom-client';
 import { status } from '@grpc/grpc-js';
 import type { Metrics } from '../../../shared/src/metrics';
-import type { Upstream } from './upstream';
+import type { Cluster } from './upstream';
 
 /**
  * The gateway's own metrics, on the process registry:
  * - coursereg_gateway_requests_total{route,protocol,code}
  * - coursereg_gateway_request_duration_seconds{route,protocol}
  * - coursereg_gateway_rate_limited_total{limit}
- * - coursereg_gateway_upstream_circuit{cluster,state} (1 for the current state)
+ * - coursereg_gateway_upstream_circuit{cluster,host,state} (1 for each host's current breaker state)
  * - coursereg_gateway_upstream_in_flight{cluster}
  */
 export class GatewayMetrics {
@@ -16,7 +16,7 @@ export class GatewayMetrics {
   readonly latency: client.Histogram<'route' | 'protocol'>;
   readonly limited: client.Counter<'limit'>;
 
-  constructor(base: Metrics, upstreams: () => Iterable<Upstream>) {
+  constructor(base: Metrics, upstreams: () => Iterable<Cluster>) {
     const registers = [base.registry];
     this.requests = new client.Counter({ name: 'coursereg_gateway_requests_total', help: 'gRPC calls through the gateway', labelNames: ['route', 'protocol', 'code'], registers });
     this.latency = new client.Histogram({
@@ -29,11 +29,13 @@ export class GatewayMetrics {
     this.limited = new client.Counter({ name: 'coursereg_gateway_rate_limited_total', help: 'Calls refused by a rate limit (or let through because the limit store failed)', labelNames: ['limit'], registers });
     new client.Gauge({
       name: 'coursereg_gateway_upstream_circuit',
-      help: 'Circuit breaker state per cluster',
-      labelNames: ['cluster', 'state'],
+      help: 'Circuit breaker (outlier ejection) state per host',
+      labelNames: ['cluster', 'host', 'state'],
       registers,
       collect() {
-        for (const u of upstreams()) for (const s of ['closed', 'open', 'half-open']) this.set({ cluster: u.plan.name, state: s }, u.state === s ? 1 : 0);
+        for (const u of upstreams()) {
+          for (const h of u.hosts) for (const s of ['closed', 'open', 'half-open']) this.set({ cluster: u.plan.name, host: h.address, state: s }, h.state === s ? 1 : 0);
+        }
       },
     });
     new client.Gauge({

@@ -46,9 +46,10 @@ export class UpstreamRefused extends Error {
 const GRPC_UNAVAILABLE = '14';
 
 /**
- * One cluster of envoy.yaml: a few long-lived HTTP/2 connections to its address,
- * a circuit breaker (opossum) standing in for outlier detection, Envoy's
- * max_requests/max_retries thresholds, and active gRPC health checks.
+ * One host of a cluster: a few long-lived HTTP/2 connections to its address, a
+ * circuit breaker (opossum) standing in for Envoy's outlier detection of that
+ * host, and active gRPC health checks. {@link Cluster} spreads calls over its
+ * hosts and holds the cluster-wide thresholds.
  *
  * Mapping from envoy.yaml: consecutive_5xx/consecutive_gateway_failure → the
  * breaker's volume threshold (it opens when at least that many calls in the
@@ -61,8 +62,6 @@ export class Upstream {
   readonly breaker: CircuitBreaker<[UpstreamRequest], UpstreamResponse>;
   private readonly sessions: Array<http2.ClientHttp2Session | undefined>;
   private next = 0;
-  private active = 0;
-  private retrying = 0;
   private healthTimer?: NodeJS.Timeout;
   private healthy = true;
   private streak = 0;
@@ -75,7 +74,7 @@ export class Upstream {
     private readonly log: Logger,
   ) {
     this.sessions = new Array(Math.max(1, Math.min(connections, plan.breaker.maxConnections)));
-    const outlier = plan.outlier ?? { consecutiveFailures: 5, intervalMs: 10_000, baseEjectionMs: 30_000 };
+    const outlier = plan.outlier ?? { consecutiveFailures: 5, intervalMs: 10_000, baseEjectionMs: 30_000, unejectOnHealthCheck: true };
     this.breaker = new CircuitBreaker((req: UpstreamRequest) => this.attempt(req), {
       timeout: false,
       errorThresholdPercentage: 50,
@@ -98,10 +97,6 @@ export class Upstream {
     return this.breaker.opened ? 'open' : this.breaker.halfOpen ? 'half-open' : 'closed';
   }
 
-  get inFlight(): number {
-    return this.active;
-  }
-
   /** Starts active health checks, if envoy.yaml configures them. */
   startHealthChecks(): void {
     const hc = this.plan.health;
@@ -118,7 +113,12 @@ export class Upstream {
       } else if (!this.healthy && this.streak >= hc.healthyThreshold) {
         this.healthy = true;
         this.streak = 0;
-        this.log.info({ cluster: this.plan.name }, 'health check passing again: closing the circuit');
+        this.log.info({ cluster: this.plan.name, address: this.address }, 'health check passing again: closing the circuit');
+        this.breaker.close();
+      } else if (ok && this.healthy && !this.breaker.closed && (this.plan.outlier?.unejectOnHealthCheck ?? true)) {
+        // Ejected for failed calls, yet its health check passes: taken back, as Envoy's
+        // successful_active_health_check_uneject_host (default true) does.
+        this.log.info({ cluster: this.plan.name, address: this.address }, 'health check passing: taking the ejected host back');
         this.breaker.close();
       }
       this.healthTimer = setTimeout(tick, hc.intervalMs);
@@ -129,38 +129,12 @@ export class Upstream {
   }
 
   /**
-   * Sends one call through the breaker. Resolves with the response headers and
-   * stream; rejects with UpstreamRefused (not attempted) or UpstreamFailure.
-   * The caller calls the response's `release()` when the call has finished.
+   * Sends one call through this host's breaker. Resolves with the response
+   * headers and stream; rejects with UpstreamFailure, or with opossum's
+   * EOPENBREAKER error when the breaker refuses it.
    */
-  async send(req: UpstreamRequest, isRetry = false): Promise<UpstreamResponse> {
-    if (this.active >= this.plan.breaker.maxRequests) {
-      throw new UpstreamRefused('UPSTREAM_OVERLOADED', `the ${this.plan.name} service has ${this.active} calls in flight (max_requests)`);
-    }
-    if (isRetry) {
-      if (this.retrying >= this.plan.breaker.maxRetries) throw new UpstreamRefused('UPSTREAM_OVERLOADED', `too many retries in flight to the ${this.plan.name} service (max_retries)`);
-      this.retrying++;
-    }
-    this.active++;
-    try {
-      const res = await this.breaker.fire(req);
-      let released = false;
-      res.release = () => {
-        if (released) return;
-        released = true;
-        this.active--;
-      };
-      return res;
-    } catch (err) {
-      this.active--;
-      if (err instanceof UpstreamFailure) throw err;
-      if ((err as { code?: string }).code === 'EOPENBREAKER') {
-        throw new UpstreamRefused('UPSTREAM_CIRCUIT_OPEN', `the ${this.plan.name} service is failing; calls are refused until it recovers`);
-      }
-      throw new UpstreamFailure((err as Error).message);
-    } finally {
-      if (isRetry) this.retrying--;
-    }
+  fire(req: UpstreamRequest): Promise<UpstreamResponse> {
+    return this.breaker.fire(req);
   }
 
   close(): void {
@@ -241,5 +215,135 @@ export class Upstream {
       });
       stream.end(req.body);
     });
+  }
+}
+
+/**
+ * One cluster of envoy.yaml: its hosts (one Upstream each), the lb_policy that
+ * picks a host per call, and the thresholds Envoy applies to the whole cluster
+ * (max_requests, max_retries). A host whose breaker is open (ejected, in Envoy's
+ * words) is not picked; a retry picks again, so it usually lands on another
+ * host. Only when every host refuses do calls fail fast with
+ * UPSTREAM_CIRCUIT_OPEN.
+ */
+export class Cluster {
+  readonly hosts: Upstream[];
+  /** Calls in flight per host, for LEAST_REQUEST. */
+  private readonly hostActive: number[];
+  private next = 0;
+  private active = 0;
+  private retrying = 0;
+
+  constructor(
+    readonly plan: ClusterPlan,
+    addresses: string[],
+    connections: number,
+    log: Logger,
+    private readonly random: () => number = Math.random,
+  ) {
+    if (addresses.length === 0) throw new Error(`cluster ${plan.name} has no address`);
+    this.hosts = addresses.map((a) => new Upstream(plan, a, connections, log));
+    this.hostActive = this.hosts.map(() => 0);
+  }
+
+  /** closed: every host takes calls; open: none does; partial: some hosts are ejected or on trial. */
+  get state(): 'closed' | 'open' | 'partial' {
+    let open = 0;
+    let closed = 0;
+    for (const h of this.hosts) {
+      if (h.state === 'open') open++;
+      else if (h.state === 'closed') closed++;
+    }
+    return closed === this.hosts.length ? 'closed' : open === this.hosts.length ? 'open' : 'partial';
+  }
+
+  get inFlight(): number {
+    return this.active;
+  }
+
+  startHealthChecks(): void {
+    for (const h of this.hosts) h.startHealthChecks();
+  }
+
+  /**
+   * Sends one call to a host picked by the cluster's lb_policy. Resolves with the
+   * response headers and stream; rejects with UpstreamRefused (not attempted) or
+   * UpstreamFailure. The caller calls the response's `release()` when the call
+   * has finished.
+   */
+  async send(req: UpstreamRequest, isRetry = false): Promise<UpstreamResponse> {
+    if (this.active >= this.plan.breaker.maxRequests) {
+      throw new UpstreamRefused('UPSTREAM_OVERLOADED', `the ${this.plan.name} service has ${this.active} calls in flight (max_requests)`);
+    }
+    if (isRetry) {
+      if (this.retrying >= this.plan.breaker.maxRetries) throw new UpstreamRefused('UPSTREAM_OVERLOADED', `too many retries in flight to the ${this.plan.name} service (max_retries)`);
+      this.retrying++;
+    }
+    this.active++;
+    try {
+      return await this.fireOnSomeHost(req);
+    } catch (err) {
+      this.active--;
+      if (err instanceof UpstreamFailure || err instanceof UpstreamRefused) throw err;
+      throw new UpstreamFailure((err as Error).message);
+    } finally {
+      if (isRetry) this.retrying--;
+    }
+  }
+
+  close(): void {
+    for (const h of this.hosts) h.close();
+  }
+
+  /** Tries the picked host, then the others in turn if its breaker refuses (a half-open host already on trial). */
+  private async fireOnSomeHost(req: UpstreamRequest): Promise<UpstreamResponse> {
+    const n = this.hosts.length;
+    const first = n === 1 ? 0 : this.pick();
+    for (let i = 0; i < n; i++) {
+      const h = (first + i) % n;
+      const host = this.hosts[h];
+      if (host.breaker.opened) continue;
+      this.hostActive[h]++;
+      let res: UpstreamResponse;
+      try {
+        res = await host.fire(req);
+      } catch (err) {
+        this.hostActive[h]--;
+        if ((err as { code?: string }).code === 'EOPENBREAKER') continue;
+        throw err;
+      }
+      let released = false;
+      res.release = () => {
+        if (released) return;
+        released = true;
+        this.hostActive[h]--;
+        this.active--;
+      };
+      return res;
+    }
+    throw new UpstreamRefused('UPSTREAM_CIRCUIT_OPEN', `the ${this.plan.name} service is failing; calls are refused until it recovers`);
+  }
+
+  /** The first host to try, by lb_policy, among hosts whose breaker is not open (any host if all are). */
+  private pick(): number {
+    const n = this.hosts.length;
+    if (this.plan.lbPolicy === 'ROUND_ROBIN') {
+      for (let i = 0; i < n; i++) {
+        const h = this.next++ % n;
+        if (!this.hosts[h].breaker.opened) return h;
+      }
+      return 0;
+    }
+    const open: number[] = [];
+    for (let h = 0; h < n; h++) if (!this.hosts[h].breaker.opened) open.push(h);
+    if (open.length === 0) return 0;
+    const i = Math.floor(this.random() * open.length);
+    if (this.plan.lbPolicy === 'RANDOM' || open.length === 1) return open[i];
+    // Envoy's LEAST_REQUEST with choice_count 2: of two different hosts drawn at random, the one with fewer calls in flight.
+    let j = Math.floor(this.random() * (open.length - 1));
+    if (j >= i) j++;
+    const a = open[i];
+    const b = open[j];
+    return this.hostActive[b] < this.hostActive[a] ? b : a;
   }
 }
