@@ -20,6 +20,7 @@ test('plan_fromRealEnvoyYaml_takesRoutesClustersLimitsAndCors', () => {
   expect(byName.get('registration-streams')!.timeoutMs).toBe(0);
   expect(byName.get('registration-streams')!.grpcTimeoutHeaderMaxMs).toBe(0);
   expect(byName.get('course-reads')!.retry!.retryOn).toEqual(new Set(['unavailable']));
+  expect(byName.get('course-reads')!.retry!.otherHost).toBe(true);
   expect(byName.get('registration')!.retry).toBeUndefined();
   expect(byName.get('registration')!.localLimit!.maxTokens).toBeGreaterThan(0);
   expect(byName.get('web')!.grpcOnly).toBe(false);

@@ -55,6 +55,8 @@ export interface RetryPlan {
   perTryTimeoutMs: number;
   baseIntervalMs: number;
   maxIntervalMs: number;
+  /** retry_host_predicate previous_hosts: a retry goes to a host not tried yet for this call, when there is one. */
+  otherHost: boolean;
 }
 
 export interface TokenBucketPlan {
@@ -295,7 +297,13 @@ function readRoute(r: Reader, value: unknown, where: string, vhActions: RateLimi
     if (msd.grpc_timeout_header_max !== undefined) plan.grpcTimeoutHeaderMaxMs = durationMs(msd.grpc_timeout_header_max, `${where}.route.max_stream_duration.grpc_timeout_header_max`);
   }
   if (action.retry_policy !== undefined) {
-    const rp = r.obj(action.retry_policy, `${where}.route.retry_policy`, ['retry_on', 'num_retries', 'per_try_timeout', 'retry_back_off']);
+    const rp = r.obj(action.retry_policy, `${where}.route.retry_policy`, ['retry_on', 'num_retries', 'per_try_timeout', 'retry_back_off', 'retry_host_predicate', 'host_selection_retry_max_attempts']);
+    let otherHost = false;
+    r.list(rp.retry_host_predicate, `${where}.route.retry_policy.retry_host_predicate`).forEach((p, i) => {
+      const name = String((p as Obj).name);
+      if (name === 'envoy.retry_host_predicates.previous_hosts') otherHost = true;
+      else r.unsupported.push(`${where}.route.retry_policy.retry_host_predicate[${i}] ${name} (only previous_hosts is implemented)`);
+    });
     const backOff = rp.retry_back_off === undefined ? {} : r.obj(rp.retry_back_off, `${where}.route.retry_policy.retry_back_off`, ['base_interval', 'max_interval']);
     const baseIntervalMs = backOff.base_interval === undefined ? 25 : durationMs(backOff.base_interval, `${where}.route.retry_policy.retry_back_off.base_interval`);
     const retryOn = new Set(String(rp.retry_on ?? '').split(',').map((s) => s.trim()).filter(Boolean));
@@ -306,6 +314,7 @@ function readRoute(r: Reader, value: unknown, where: string, vhActions: RateLimi
       perTryTimeoutMs: rp.per_try_timeout === undefined ? 0 : durationMs(rp.per_try_timeout, `${where}.route.retry_policy.per_try_timeout`),
       baseIntervalMs,
       maxIntervalMs: backOff.max_interval === undefined ? baseIntervalMs * 10 : durationMs(backOff.max_interval, `${where}.route.retry_policy.retry_back_off.max_interval`),
+      otherHost,
     };
   }
   const perFilter = (route.typed_per_filter_config ?? {}) as Obj;

@@ -273,6 +273,8 @@ export function createGateway(deps: GatewayDeps) {
     const retry = route.retry?.retryOn.has('unavailable') ? route.retry : undefined;
     const attempts = 1 + (retry?.numRetries ?? 0);
     let lastFailure: UpstreamFailure | undefined;
+    // Hosts that failed this call, for retry_host_predicate previous_hosts.
+    const tried: number[] = [];
     for (let i = 0; i < attempts; i++) {
       const left = deadline > 0 ? deadline - Date.now() : 0;
       if (deadline > 0 && left <= 0) throw new AppError(status.DEADLINE_EXCEEDED, 'DEADLINE_EXCEEDED', 'the deadline passed before the service answered');
@@ -280,7 +282,7 @@ export function createGateway(deps: GatewayDeps) {
       const perTry = retry?.perTryTimeoutMs ?? 0;
       const headersTimeoutMs = perTry > 0 ? (left > 0 ? Math.min(perTry, left) : perTry) : left;
       try {
-        return await upstream.send({ headers, body, headersTimeoutMs }, i > 0);
+        return await upstream.send({ headers, body, headersTimeoutMs }, i > 0, retry?.otherHost ? tried : undefined);
       } catch (err) {
         if (err instanceof UpstreamRefused) {
           // The breaker or a threshold refused before sending; say so plainly.
@@ -288,6 +290,7 @@ export function createGateway(deps: GatewayDeps) {
         }
         if (!(err instanceof UpstreamFailure)) throw err;
         lastFailure = err;
+        if (err.host !== undefined) tried.push(err.host);
         if (i + 1 < attempts) {
           // Envoy's fully jittered exponential back-off.
           const cap = Math.min(retry!.maxIntervalMs, retry!.baseIntervalMs * 2 ** i);

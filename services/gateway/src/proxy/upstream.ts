@@ -24,6 +24,9 @@ export interface UpstreamRequest {
 
 /** The upstream could not be reached, reset the call, or answered UNAVAILABLE: an Envoy "gateway failure". */
 export class UpstreamFailure extends Error {
+  /** Which host of the cluster failed (its index), when one was tried. */
+  host?: number;
+
   constructor(
     message: string,
     /** The UNAVAILABLE answer itself, when there was one, to relay if no retry helps. */
@@ -271,7 +274,7 @@ export class Cluster {
    * UpstreamFailure. The caller calls the response's `release()` when the call
    * has finished.
    */
-  async send(req: UpstreamRequest, isRetry = false): Promise<UpstreamResponse> {
+  async send(req: UpstreamRequest, isRetry = false, avoid?: readonly number[]): Promise<UpstreamResponse> {
     if (this.active >= this.plan.breaker.maxRequests) {
       throw new UpstreamRefused('UPSTREAM_OVERLOADED', `the ${this.plan.name} service has ${this.active} calls in flight (max_requests)`);
     }
@@ -281,7 +284,7 @@ export class Cluster {
     }
     this.active++;
     try {
-      return await this.fireOnSomeHost(req);
+      return await this.fireOnSomeHost(req, avoid);
     } catch (err) {
       this.active--;
       if (err instanceof UpstreamFailure || err instanceof UpstreamRefused) throw err;
@@ -295,10 +298,14 @@ export class Cluster {
     for (const h of this.hosts) h.close();
   }
 
-  /** Tries the picked host, then the others in turn if its breaker refuses (a half-open host already on trial). */
-  private async fireOnSomeHost(req: UpstreamRequest): Promise<UpstreamResponse> {
+  /**
+   * Tries the picked host, then the others in turn if its breaker refuses (a
+   * half-open host already on trial). Hosts in `avoid` (tried before for this
+   * call) are picked only when no other host takes calls.
+   */
+  private async fireOnSomeHost(req: UpstreamRequest, avoid?: readonly number[]): Promise<UpstreamResponse> {
     const n = this.hosts.length;
-    const first = n === 1 ? 0 : this.pick();
+    const first = n === 1 ? 0 : this.pick(avoid);
     for (let i = 0; i < n; i++) {
       const h = (first + i) % n;
       const host = this.hosts[h];
@@ -310,6 +317,7 @@ export class Cluster {
       } catch (err) {
         this.hostActive[h]--;
         if ((err as { code?: string }).code === 'EOPENBREAKER') continue;
+        if (err instanceof UpstreamFailure) err.host = h;
         throw err;
       }
       let released = false;
@@ -324,18 +332,29 @@ export class Cluster {
     throw new UpstreamRefused('UPSTREAM_CIRCUIT_OPEN', `the ${this.plan.name} service is failing; calls are refused until it recovers`);
   }
 
-  /** The first host to try, by lb_policy, among hosts whose breaker is not open (any host if all are). */
-  private pick(): number {
+  /**
+   * The first host to try, by lb_policy, among hosts whose breaker is not open
+   * and that are not in `avoid`; failing that, among those not open; failing
+   * that, any.
+   */
+  private pick(avoid?: readonly number[]): number {
     const n = this.hosts.length;
+    const usable = (h: number, strict: boolean) => !this.hosts[h].breaker.opened && !(strict && avoid?.includes(h));
     if (this.plan.lbPolicy === 'ROUND_ROBIN') {
-      for (let i = 0; i < n; i++) {
-        const h = this.next++ % n;
-        if (!this.hosts[h].breaker.opened) return h;
+      for (const strict of avoid?.length ? [true, false] : [false]) {
+        for (let i = 0; i < n; i++) {
+          const h = (this.next + i) % n;
+          if (usable(h, strict)) {
+            this.next = h + 1;
+            return h;
+          }
+        }
       }
       return 0;
     }
     const open: number[] = [];
-    for (let h = 0; h < n; h++) if (!this.hosts[h].breaker.opened) open.push(h);
+    for (let h = 0; h < n; h++) if (usable(h, true)) open.push(h);
+    if (open.length === 0 && avoid?.length) for (let h = 0; h < n; h++) if (usable(h, false)) open.push(h);
     if (open.length === 0) return 0;
     const i = Math.floor(this.random() * open.length);
     if (this.plan.lbPolicy === 'RANDOM' || open.length === 1) return open[i];
