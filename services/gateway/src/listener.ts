@@ -7,6 +7,18 @@ import { http1Downstream, http2Downstream, type Downstream } from './proxy/downs
 
 const H2_PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n');
 
+export interface Listening {
+  port: number;
+  /**
+   * Starts draining, as Envoy does before it stops: no new connections, GOAWAY on
+   * every HTTP/2 connection (its open streams go on), idle HTTP/1.1 connections
+   * closed, and `connection: close` on every HTTP/1.1 answer from now on.
+   */
+  drain(): void;
+  /** Closes every connection that is left. */
+  close(): Promise<void>;
+}
+
 /**
  * One plaintext port for both kinds of callers, like Envoy's `codec_type: AUTO`:
  * connections that open with the HTTP/2 preface (native gRPC) go to an HTTP/2
@@ -18,15 +30,22 @@ export async function listen(
   listener: Pick<ListenerPlan, 'idleTimeoutMs' | 'http2'>,
   handle: (ds: Downstream) => Promise<void>,
   log: Logger,
-): Promise<{ port: number; close(): Promise<void> }> {
+): Promise<Listening> {
   const onError = (err: unknown) => log.error({ err: (err as Error).message }, 'gateway request failed');
-  const h1 = http.createServer((req, res) => void handle(http1Downstream(req, res)).catch(onError));
+  let draining = false;
+  const h1 = http.createServer((req, res) => {
+    if (draining) res.setHeader('connection', 'close');
+    void handle(http1Downstream(req, res)).catch(onError);
+  });
   // envoy.yaml's idle_timeout: a keep-alive connection with no request in flight closes after it.
   h1.keepAliveTimeout = listener.idleTimeoutMs;
   const h2 = http2.createServer({
     settings: { maxConcurrentStreams: listener.http2.maxConcurrentStreams, initialWindowSize: Math.min(listener.http2.initialStreamWindowSize, 2 ** 31 - 1) },
   });
+  const sessions = new Set<http2.ServerHttp2Session>();
   h2.on('session', (session) => {
+    sessions.add(session);
+    session.once('close', () => sessions.delete(session));
     const connectionWindow = Math.min(listener.http2.initialConnectionWindowSize, 2 ** 31 - 1);
     if (connectionWindow > 65_535) session.setLocalWindowSize(connectionWindow);
     // idle_timeout for HTTP/2: close the connection once it has had no open stream for that long.
@@ -80,6 +99,13 @@ export async function listen(
   });
   return {
     port: (server.address() as net.AddressInfo).port,
+    drain() {
+      if (draining) return;
+      draining = true;
+      server.close();
+      for (const session of sessions) session.close();
+      h1.closeIdleConnections();
+    },
     close: () =>
       new Promise<void>((resolve) => {
         server.close(() => resolve());

@@ -96,7 +96,20 @@ export async function startGateway(env?: Record<string, string | undefined>, opt
     port: server.port,
     metricsPort: metricsServer.port,
     upstreams,
+    /**
+     * Drains like Envoy: no new connections, GOAWAY to HTTP/2 callers, and calls in
+     * flight get up to SHUTDOWN_GRACE_MS to finish. Streams already answering, and
+     * any call still open when the grace period ends, are ended with UNAVAILABLE
+     * so callers reopen them elsewhere; then every connection closes.
+     */
     async stop() {
+      server.drain();
+      gateway.abortStreams('the gateway is shutting down; reconnect');
+      if (!(await settles(() => gateway.inFlight === 0, config.SHUTDOWN_GRACE_MS))) {
+        log.warn({ inFlight: gateway.inFlight }, 'grace period over: ending the calls still in flight');
+        gateway.abortAll('the gateway is shutting down; call again');
+        await settles(() => gateway.inFlight === 0, 1000);
+      }
       await server.close();
       metricsServer.server.close();
       for (const u of upstreams.values()) u.close();
@@ -105,6 +118,16 @@ export async function startGateway(env?: Record<string, string | undefined>, opt
       redis.disconnect();
     },
   };
+}
+
+/** Whether `done()` became true within `ms` (checked every 20 ms). */
+async function settles(done: () => boolean, ms: number): Promise<boolean> {
+  const until = Date.now() + ms;
+  while (!done()) {
+    if (Date.now() >= until) return false;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  return true;
 }
 
 if (require.main === module) {

@@ -93,6 +93,7 @@ function matchRoute(routes: RoutePlan[], path: string, grpc: boolean): RoutePlan
 export function createGateway(deps: GatewayDeps) {
   const { plan, log, metrics } = deps;
   const jwt = plan.jwt;
+  const active = new Set<ActiveCall>();
 
   /** The CORS headers for this caller's Origin; shared and frozen when there are none, so copy before adding. */
   function corsHeadersFor(ds: Downstream): Readonly<Record<string, string>> {
@@ -180,14 +181,17 @@ export function createGateway(deps: GatewayDeps) {
 
     const routeName = route?.name ?? 'none';
     let code = status.OK;
+    const call: ActiveCall = { ds, protocol, contentType };
+    active.add(call);
     try {
-      code = await forward(ds, protocol, contentType, route);
+      code = await forward(call, route);
     } catch (err) {
       const appErr = err instanceof AppError ? err : new AppError(status.INTERNAL, 'GATEWAY_INTERNAL', 'the gateway failed to handle the call');
       if (!(err instanceof AppError)) log.error({ err: (err as Error).message, path: ds.path }, 'gateway error');
       code = appErr.code;
       sendStatus(ds, protocol, contentType, appErr);
     } finally {
+      active.delete(call);
       const seconds = (performance.now() - started) / 1000;
       metrics.observe(routeName, protocol, code, seconds);
       if (plan.listener.accessLog && log.isLevelEnabled('info')) {
@@ -197,7 +201,8 @@ export function createGateway(deps: GatewayDeps) {
   }
 
   /** Runs the filters and the router for one gRPC call; returns the final gRPC status code. */
-  async function forward(ds: Downstream, protocol: Protocol, contentType: string, route: RoutePlan | undefined): Promise<status> {
+  async function forward(call: ActiveCall, route: RoutePlan | undefined): Promise<status> {
+    const { ds, protocol, contentType } = call;
     if (!route) throw new AppError(status.UNIMPLEMENTED, 'ROUTE_NOT_FOUND', `no route for ${ds.path}`);
     if (ds.method !== 'POST') throw new AppError(status.UNIMPLEMENTED, 'METHOD_NOT_ALLOWED', 'gRPC calls use POST');
     const upstream = deps.upstreams.get(route.cluster);
@@ -266,7 +271,7 @@ export function createGateway(deps: GatewayDeps) {
     if (ds.headers['user-agent']) headers['user-agent'] = `${ds.headers['user-agent']} coursereg-gateway`;
 
     const response = await callWithRetries(upstream, route, headers, body, deadline);
-    return relay(ds, protocol, contentType, upstream, response, deadline, route, limitHeaders);
+    return relay(call, upstream, response, deadline, route, limitHeaders);
   }
 
   async function callWithRetries(upstream: Cluster, route: RoutePlan, headers: Record<string, string>, body: Buffer, deadline: number): Promise<UpstreamResponse> {
@@ -303,7 +308,8 @@ export function createGateway(deps: GatewayDeps) {
   }
 
   /** Streams the upstream's answer back, translating to gRPC-web where needed. */
-  function relay(ds: Downstream, protocol: Protocol, contentType: string, upstream: Cluster, res: UpstreamResponse, deadline: number, route: RoutePlan, limitHeaders: LimitHeaders | undefined): Promise<status> {
+  function relay(call: ActiveCall, upstream: Cluster, res: UpstreamResponse, deadline: number, route: RoutePlan, limitHeaders: LimitHeaders | undefined): Promise<status> {
+    const { ds, protocol, contentType } = call;
     const web = protocol !== 'grpc';
     const out: Record<string, string> = {};
     if (limitHeaders) Object.assign(out, limitHeaders);
@@ -314,10 +320,50 @@ export function createGateway(deps: GatewayDeps) {
     // before the call's own deadline would never fire, so it gets no timer.
     const idleMs = route.idleTimeoutMs ?? plan.listener.streamIdleTimeoutMs;
     const idle = idleMs > 0 && (deadline === 0 || idleMs < deadline - Date.now()) ? idleMs : 0;
-    return new Promise((resolve) => new Relay(ds, protocol, upstream.plan.name, res, out, resolve).start(deadline, idle));
+    return new Promise((resolve) => {
+      call.relay = new Relay(ds, protocol, upstream.plan.name, res, out, resolve);
+      call.relay.start(deadline, idle);
+    });
   }
 
-  return { handle };
+  /**
+   * Ends every gRPC call still in flight with UNAVAILABLE, so callers retry
+   * elsewhere: a clean status rather than a cut connection. Used when a drain
+   * outlasts its grace period.
+   */
+  function abortAll(message: string): void {
+    for (const call of active) {
+      if (call.relay) call.relay.abort(status.UNAVAILABLE, message);
+      else sendStatus(call.ds, call.protocol, call.contentType, unavailable('GATEWAY_SHUTTING_DOWN', message));
+    }
+  }
+
+  /**
+   * Ends, with UNAVAILABLE, the calls whose answer is already streaming (headers
+   * sent, not finished): a stream does not end by itself within a grace period,
+   * and callers reopen it elsewhere. Unary calls are left to finish.
+   */
+  function abortStreams(message: string): void {
+    for (const call of active) if (call.relay && call.ds.headersSent) call.relay.abort(status.UNAVAILABLE, message);
+  }
+
+  return {
+    handle,
+    abortAll,
+    abortStreams,
+    /** gRPC calls in flight. */
+    get inFlight(): number {
+      return active.size;
+    },
+  };
+}
+
+/** A gRPC call in flight; `relay` is set once the upstream has answered. */
+interface ActiveCall {
+  ds: Downstream;
+  protocol: Protocol;
+  contentType: string;
+  relay?: Relay;
 }
 
 function ignore(): void {}
@@ -431,6 +477,11 @@ class Relay {
       if (!ds.headersSent) ds.sendHeaders(200, this.out, { trailers: true });
       ds.end(trailers, this.pending.length > 0 ? this.take() : undefined);
     }
+  }
+
+  /** Ends the call now with this status (trailers to the caller), cancelling the upstream stream. */
+  abort(code: status, message: string): void {
+    this.abortWith(code, message);
   }
 
   private abortWith(code: status, message: string): void {

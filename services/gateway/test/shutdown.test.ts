@@ -1,0 +1,163 @@
+import * as http2 from 'node:http2';
+import * as net from 'node:net';
+import { createTestEnv, type TestEnv } from '../../shared/testing/harness';
+import { startGateway } from '../src/main';
+
+/**
+ * The gateway's drain on stop: unary calls in flight finish, streams and calls
+ * still open when the grace period ends get UNAVAILABLE, and nothing new gets in.
+ */
+
+const STUDENT = '/coursereg.student.v1.StudentService';
+let env: TestEnv;
+let upstream: http2.Http2Server;
+let upstreamPort: number;
+let token: string;
+
+/** A gRPC frame holding an empty message (every field at its default). */
+const EMPTY_MESSAGE = Buffer.from([0, 0, 0, 0, 0]);
+
+beforeAll(async () => {
+  env = await createTestEnv('gateway_shutdown');
+  token = await env.signer.sign('registrar-1', 'registrar', 3600);
+  // A stand-in student service: GetStudent answers after 500 ms, ListStudents sends one
+  // message and never ends (a stream in progress), GetHolds never answers.
+  upstream = http2.createServer();
+  upstream.on('stream', (stream, headers) => {
+    stream.on('error', () => undefined);
+    stream.resume();
+    const path = String(headers[':path']);
+    if (path === `${STUDENT}/GetStudent`) {
+      setTimeout(() => {
+        if (stream.destroyed) return;
+        stream.respond({ ':status': 200, 'content-type': 'application/grpc' }, { waitForTrailers: true });
+        stream.once('wantTrailers', () => stream.sendTrailers({ 'grpc-status': '0' }));
+        stream.end(EMPTY_MESSAGE);
+      }, 500);
+    } else if (path === `${STUDENT}/ListStudents`) {
+      stream.respond({ ':status': 200, 'content-type': 'application/grpc' });
+      stream.write(EMPTY_MESSAGE);
+    }
+  });
+  await new Promise<void>((resolve) => upstream.listen(0, '127.0.0.1', resolve));
+  upstreamPort = (upstream.address() as net.AddressInfo).port;
+});
+
+afterAll(async () => {
+  upstream?.close();
+  await env?.cleanup();
+});
+
+function gatewayWithGrace(graceMs: number) {
+  return startGateway({ ...env.env, GATEWAY_PORT: '0', GATEWAY_METRICS_PORT: '0', STUDENT_SERVICE_ADDR: `127.0.0.1:${upstreamPort}`, WEB_DIST_DIR: '/nonexistent', SHUTDOWN_GRACE_MS: String(graceMs) });
+}
+
+interface WebAnswer {
+  httpStatus: number;
+  grpcStatus?: string;
+  grpcMessage?: string;
+  reason?: string;
+}
+
+/** One gRPC-web call over HTTP/2; `onFirstData` fires when the first body bytes arrive. */
+function webCall(session: http2.ClientHttp2Session, method: string, onFirstData?: () => void): Promise<WebAnswer> {
+  return new Promise((resolve) => {
+    const req = session.request({ ':method': 'POST', ':path': `${STUDENT}/${method}`, 'content-type': 'application/grpc-web+proto', 'x-grpc-web': '1', authorization: `Bearer ${token}` });
+    req.on('error', () => undefined);
+    let headers: http2.IncomingHttpHeaders = {};
+    const chunks: Buffer[] = [];
+    req.on('response', (h) => (headers = h));
+    req.on('data', (c: Buffer) => {
+      if (chunks.push(c) === 1) onFirstData?.();
+    });
+    req.on('close', () => {
+      const answer: WebAnswer = { httpStatus: Number(headers[':status'] ?? 0) };
+      if (headers['grpc-status'] !== undefined) {
+        answer.grpcStatus = String(headers['grpc-status']);
+        answer.grpcMessage = decodeURIComponent(String(headers['grpc-message'] ?? ''));
+      }
+      // gRPC-web: the status is in the last frame of the body (flag 0x80).
+      const body = Buffer.concat(chunks);
+      for (let at = 0; at + 5 <= body.length; ) {
+        const len = body.readUInt32BE(at + 1);
+        if (body[at] & 0x80) {
+          for (const line of body.subarray(at + 5, at + 5 + len).toString('utf8').split('\r\n')) {
+            const i = line.indexOf(':');
+            if (line.slice(0, i) === 'grpc-status') answer.grpcStatus = line.slice(i + 1).trim();
+            if (line.slice(0, i) === 'grpc-message') answer.grpcMessage = decodeURIComponent(line.slice(i + 1).trim());
+          }
+        }
+        at += 5 + len;
+      }
+      resolve(answer);
+    });
+    req.end(EMPTY_MESSAGE);
+  });
+}
+
+function connect(port: number): Promise<http2.ClientHttp2Session> {
+  return new Promise((resolve, reject) => {
+    const session = http2.connect(`http://127.0.0.1:${port}`);
+    session.once('connect', () => resolve(session));
+    session.once('error', reject);
+  });
+}
+
+function refused(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = net.connect(port, '127.0.0.1');
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(false);
+    });
+    socket.once('error', (err: NodeJS.ErrnoException) => resolve(err.code === 'ECONNREFUSED'));
+  });
+}
+
+test('stop_unaryCallInFlight_finishesOk_newConnectionsRefused_http2CallersGetGoaway', async () => {
+  const gw = await gatewayWithGrace(5000);
+  const session = await connect(gw.port);
+  session.on('error', () => undefined);
+  const goaway = new Promise<void>((resolve) => session.once('goaway', () => resolve()));
+  try {
+    const slow = webCall(session, 'GetStudent');
+    await new Promise((r) => setTimeout(r, 150));
+    const started = Date.now();
+    const stopping = gw.stop();
+
+    await goaway;
+    expect(await refused(gw.port)).toBe(true);
+    expect(await slow).toMatchObject({ httpStatus: 200, grpcStatus: '0' });
+    await stopping;
+    // It waited for the call, not for the whole grace period.
+    expect(Date.now() - started).toBeLessThan(4000);
+  } finally {
+    session.destroy();
+  }
+}, 20_000);
+
+test('stop_streamInProgressAndUnansweredCall_endWithUnavailable_streamAtOnce_callAfterTheGrace', async () => {
+  const gw = await gatewayWithGrace(600);
+  const session = await connect(gw.port);
+  session.on('error', () => undefined);
+  try {
+    let streaming!: () => void;
+    const firstMessage = new Promise<void>((resolve) => (streaming = resolve));
+    const stream = webCall(session, 'ListStudents', () => streaming());
+    const unanswered = webCall(session, 'GetHolds');
+    await firstMessage;
+    await new Promise((r) => setTimeout(r, 100));
+
+    const stopping = gw.stop();
+    const streamEnd = await stream;
+    expect(streamEnd).toMatchObject({ httpStatus: 200, grpcStatus: '14' });
+    expect(streamEnd.grpcMessage).toMatch(/shutting down/);
+
+    const call = await unanswered;
+    expect(call.grpcStatus).toBe('14');
+    expect(call.grpcMessage).toMatch(/shutting down/);
+    await stopping;
+  } finally {
+    session.destroy();
+  }
+}, 20_000);
