@@ -33,8 +33,15 @@ export async function listen(
 ): Promise<Listening> {
   const onError = (err: unknown) => log.error({ err: (err as Error).message }, 'gateway request failed');
   let draining = false;
+  // HTTP/1.1 answers not yet started, so a drain can ask their connections to close after them.
+  const h1Pending = new Set<http.ServerResponse>();
   const h1 = http.createServer((req, res) => {
-    if (draining) res.setHeader('connection', 'close');
+    if (draining) {
+      res.setHeader('connection', 'close');
+    } else {
+      h1Pending.add(res);
+      res.once('close', () => h1Pending.delete(res));
+    }
     void handle(http1Downstream(req, res)).catch(onError);
   });
   // envoy.yaml's idle_timeout: a keep-alive connection with no request in flight closes after it.
@@ -104,6 +111,8 @@ export async function listen(
       draining = true;
       server.close();
       for (const session of sessions) session.close();
+      for (const res of h1Pending) if (!res.headersSent) res.setHeader('connection', 'close');
+      h1Pending.clear();
       h1.closeIdleConnections();
     },
     close: () =>

@@ -161,3 +161,29 @@ test('stop_streamInProgressAndUnansweredCall_endWithUnavailable_streamAtOnce_cal
     session.destroy();
   }
 }, 20_000);
+
+test('stop_http1CallInFlight_isAnsweredWithConnectionClose_andTheConnectionEnds', async () => {
+  const gw = await gatewayWithGrace(5000);
+  const socket = net.connect(gw.port, '127.0.0.1');
+  try {
+    await new Promise<void>((resolve) => socket.once('connect', () => resolve()));
+    let received = '';
+    socket.on('data', (chunk) => (received += chunk.toString('latin1')));
+    const ended = new Promise<void>((resolve) => socket.once('close', () => resolve()));
+    socket.write(
+      `POST ${STUDENT}/GetStudent HTTP/1.1\r\nhost: gateway\r\nconnection: keep-alive\r\ncontent-type: application/grpc-web+proto\r\n` +
+        `x-grpc-web: 1\r\nauthorization: Bearer ${token}\r\ncontent-length: ${EMPTY_MESSAGE.length}\r\n\r\n`,
+    );
+    socket.write(EMPTY_MESSAGE);
+    await new Promise((r) => setTimeout(r, 150));
+    const stopping = gw.stop();
+    // The answer comes, says the connection closes, and the gateway closes it.
+    await ended;
+    expect(received).toMatch(/^HTTP\/1\.1 200/);
+    expect(received.toLowerCase()).toContain('connection: close');
+    expect(received).toContain('grpc-status:0');
+    await stopping;
+  } finally {
+    socket.destroy();
+  }
+}, 20_000);
