@@ -339,23 +339,17 @@ export class Cluster {
    */
   private pick(avoid?: readonly number[]): number {
     const n = this.hosts.length;
-    const usable = (h: number, strict: boolean) => !this.hosts[h].breaker.opened && !(strict && avoid?.includes(h));
-    if (this.plan.lbPolicy === 'ROUND_ROBIN') {
-      for (const strict of avoid?.length ? [true, false] : [false]) {
-        for (let i = 0; i < n; i++) {
-          const h = (this.next + i) % n;
-          if (usable(h, strict)) {
-            this.next = h + 1;
-            return h;
-          }
-        }
-      }
-      return 0;
-    }
     const open: number[] = [];
-    for (let h = 0; h < n; h++) if (usable(h, true)) open.push(h);
-    if (open.length === 0 && avoid?.length) for (let h = 0; h < n; h++) if (usable(h, false)) open.push(h);
+    for (let h = 0; h < n; h++) if (!this.hosts[h].breaker.opened && !avoid?.includes(h)) open.push(h);
+    if (open.length === 0 && avoid?.length) for (let h = 0; h < n; h++) if (!this.hosts[h].breaker.opened) open.push(h);
     if (open.length === 0) return 0;
+    if (this.plan.lbPolicy === 'ROUND_ROBIN') {
+      // The first candidate at or after the turn, wrapping round.
+      const turn = this.next % n;
+      const h = open.find((c) => c >= turn) ?? open[0];
+      this.next = h + 1;
+      return h;
+    }
     const i = Math.floor(this.random() * open.length);
     if (this.plan.lbPolicy === 'RANDOM' || open.length === 1) return open[i];
     // Envoy's LEAST_REQUEST with choice_count 2: of two different hosts drawn at random, the one with fewer calls in flight.
