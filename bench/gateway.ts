@@ -35,9 +35,9 @@ import { cpuByCommand, cpuSecondsOf, freePort, killAll, machineBusySeconds, slee
 
 const USAGE = `usage: npm run bench:gateway -- [options]
 
-  --seconds S            measured seconds per phase (default 10)
-  --warmup S             warm-up seconds before each phase's window (default 2)
-  --rounds N             rounds of the phases (default 2)
+  --seconds S            measured seconds per phase (default 4)
+  --warmup S             warm-up seconds before each phase's window (default 1)
+  --rounds N             rounds of the phases (default 5)
   --order LIST           phases of a round (default direct,web-h1,web-h2,bare-h2)
   --concurrency N        calls in flight, all client processes together (default 64)
   --client-procs N       load-generating processes (default 1)
@@ -49,6 +49,8 @@ const USAGE = `usage: npm run bench:gateway -- [options]
   --local-limit N|keep   tokens per fill of the course-reads route's local token bucket in the copied
                          envoy.yaml, burst twice that (default keep: as envoy/envoy.yaml says)
   --upstream-connections N  GATEWAY_UPSTREAM_CONNECTIONS (default: the gateway's own default)
+  --gateway-node-options=S  NODE_OPTIONS for the gateway process only (say, V8 heap flags), to measure their
+                         effect; give it with "=", as its value starts with a dash
   --call-deadline S      grpc-timeout of each call (default 10)
   --gateway-entry PATH   the gateway's entry, relative to the repository (default services/gateway/src/main.ts;
                          another entry measures a candidate change with everything else equal)
@@ -79,6 +81,7 @@ interface Settings {
   addressLimit: number;
   localLimit?: number;
   upstreamConnections?: number;
+  gatewayNodeOptions?: string;
   callDeadlineS: number;
   gatewayEntry: string;
   profile: boolean;
@@ -94,9 +97,9 @@ function parseSettings(argv: string[]): Settings {
     ({ values } = parseArgs({
       args: argv,
       options: {
-        seconds: { type: 'string', default: '10' },
-        warmup: { type: 'string', default: '2' },
-        rounds: { type: 'string', default: '2' },
+        seconds: { type: 'string', default: '4' },
+        warmup: { type: 'string', default: '1' },
+        rounds: { type: 'string', default: '5' },
         order: { type: 'string', default: ALL_TARGETS.join(',') },
         concurrency: { type: 'string', default: '64' },
         'client-procs': { type: 'string', default: '1' },
@@ -108,6 +111,7 @@ function parseSettings(argv: string[]): Settings {
         'local-limit': { type: 'string', default: 'keep' },
         'gateway-entry': { type: 'string', default: 'services/gateway/src/main.ts' },
         'upstream-connections': { type: 'string' },
+        'gateway-node-options': { type: 'string' },
         'call-deadline': { type: 'string', default: '10' },
         profile: { type: 'boolean', default: false },
         'keep-db': { type: 'boolean', default: false },
@@ -147,6 +151,7 @@ function parseSettings(argv: string[]): Settings {
     addressLimit: num('address-limit', values['address-limit'], 1, 1e12),
     localLimit: values['local-limit'] === 'keep' ? undefined : num('local-limit', values['local-limit'], 1, 1e9),
     upstreamConnections: values['upstream-connections'] === undefined ? undefined : num('upstream-connections', values['upstream-connections'], 1, 64),
+    gatewayNodeOptions: values['gateway-node-options'],
     callDeadlineS: num('call-deadline', values['call-deadline'], 0.1, 3600, false),
     gatewayEntry: values['gateway-entry']!,
     profile: values.profile!,
@@ -318,6 +323,7 @@ async function main(): Promise<void> {
     GATEWAY_DEV_TOKENS: 'false',
   };
   if (s.upstreamConnections !== undefined) gatewayEnv.GATEWAY_UPSTREAM_CONNECTIONS = String(s.upstreamConnections);
+  if (s.gatewayNodeOptions !== undefined) gatewayEnv.NODE_OPTIONS = [process.env.NODE_OPTIONS, s.gatewayNodeOptions].filter(Boolean).join(' ');
 
   const phases: PhaseFigures[] = [];
   const samples = new Map<GatewayTarget, number[]>();
@@ -524,7 +530,7 @@ async function main(): Promise<void> {
     `rate limits: envoy/ratelimit/config.yaml copied with ${rateLimits.changes.join('; ')} (all bench traffic comes from 127.0.0.1); the per-student limit stays ${rateLimits.limits.student ?? '-'}/s and is checked in Redis on every gateway call; checks wait up to GATEWAY_RATELIMIT_PIPELINE_WINDOW_MS = ${process.env.GATEWAY_RATELIMIT_PIPELINE_WINDOW_MS ?? '1 (the default)'} ms for each other, to share one Redis write`,
     `${s.tokens} student tokens (ES256, signed with the bench dev key in ${relative(ROOT, gatewayBenchConfig.keysDir)}), used round robin: at most ${perToken.toFixed(2)} calls/s per token on average in any gateway phase; ${fmtInt(studentHeader)} of ${fmtInt(gwAnswers)} gateway answers in the windows carried x-ratelimit-limit: 20 (the per-student limit was checked and was the tightest); gateway rate-limit refusals: ${limitedAny}; limit checks that failed open: ${failedOpen}`,
     `every token was used once on each path before measuring (${primeSummary}), so the gateway's and the service's caches of verified tokens are warm; each phase has a ${s.warmup} s warm-up on fresh connections before its ${s.seconds} s window`,
-    `load: ${s.concurrency} calls in flight (closed loop) from ${s.clientProcs} client process(es) (bench/gateway-client.ts); direct and web-h2 use the same HTTP/2 client (bench/lib/h2grpc.ts) with ${s.h2Connections} connection(s) per process, differing only in content-type (application/grpc vs application/grpc-web+proto); web-h1 uses node:http with a keep-alive Agent of ${h1Sockets} sockets per process (bench/lib/grpcweb-h1.ts), sending content-type application/grpc-web+proto, x-grpc-web: 1, x-user-agent, grpc-timeout and authorization, and no Origin (so no CORS headers)`,
+    `load: ${s.concurrency} calls in flight (closed loop) from ${s.clientProcs} client process(es) (bench/gateway-client.ts); direct and web-h2 use the same HTTP/2 client (bench/lib/h2grpc.ts) with ${s.h2Connections} connection(s) per process, differing only in content-type (application/grpc vs application/grpc-web+proto); web-h1 uses an undici Pool of ${h1Sockets} keep-alive sockets per process, one call per socket at a time (bench/lib/grpcweb-h1.ts), sending content-type application/grpc-web+proto, x-grpc-web: 1, x-user-agent, grpc-timeout and authorization, and no Origin (so no CORS headers)`,
     `the gateway keeps ${s.upstreamConnections ?? 'its default number of'} HTTP/2 connection(s) to the course service (GATEWAY_UPSTREAM_CONNECTIONS); its student and registration clusters point at unused ports (their health checks fail and their circuits open; no bench call goes there)`,
     `calls/s counts OK answers with a full page (compared byte for byte with the first answer) that arrived in the window; latency is from the client sending to the whole answer; ratios compare calls/s summed over all rounds, and per round against the direct phase of the same round`,
     `child services run with NODE_ENV=production, LOG_LEVEL=${gatewayBenchConfig.logLevel}; the database is ${s.keepDb ? 'kept (--keep-db)' : 'dropped at the end'}`,
