@@ -1,11 +1,13 @@
 import { randomUUID } from 'node:crypto';
 import * as http2 from 'node:http2';
+import { createServer, type AddressInfo } from 'node:net';
 import * as grpc from '@grpc/grpc-js';
 import { firstValueFrom, filter, lastValueFrom, take, toArray } from 'rxjs';
 import { RegistrationState } from '../../../gen/web/coursereg/registration/v1/registration';
 import { ListCoursesRequest, ListCoursesResponse } from '../../../gen/coursereg/course/v1/course_service';
 import { CourseServiceClient } from '../../../gen/coursereg/course/v1/course_service';
 import { promiseClient, rpcError } from '../../shared/testing/harness';
+import { startGateway } from '../src/main';
 import { startGatewayWorld, webFailure, type GatewayWorld } from './gateway.fixtures';
 
 let w: GatewayWorld;
@@ -124,6 +126,44 @@ describe('gRPC-web through the gateway', () => {
   test('devSignIn_whenNotEnabled_isNotFound', async () => {
     const res = await fetch(`${w.origin}/dev/token`, { method: 'POST', body: JSON.stringify({ role: 'student', studentId: 'S0001' }) });
     expect(res.status).toBe(404);
+  });
+
+  test('devSignIn_firstStudentHostDown_listsStudentsFromTheNextAndSignsTokensTheServicesAccept', async () => {
+    // A port nothing listens on, ahead of the real student service.
+    const down = await new Promise<number>((resolve) => {
+      const srv = createServer().listen(0, '127.0.0.1', () => {
+        const { port } = srv.address() as AddressInfo;
+        srv.close(() => resolve(port));
+      });
+    });
+    const dev = await startGateway({
+      ...w.env.env,
+      GATEWAY_HOST: '127.0.0.1',
+      GATEWAY_PORT: '0',
+      GATEWAY_METRICS_PORT: '0',
+      REGISTRATION_SERVICE_ADDR: w.registrationAddr,
+      STUDENT_SERVICE_ADDR: `127.0.0.1:${down},${w.env.env.STUDENT_SERVICE_ADDR}`,
+      WEB_DIST_DIR: w.webDir,
+      GATEWAY_DEV_TOKENS: 'true',
+    });
+    try {
+      const origin = `http://127.0.0.1:${dev.port}`;
+      const identities = await fetch(`${origin}/dev/identities`);
+      expect(identities.status).toBe(200);
+      const body = (await identities.json()) as { students: Array<{ studentId: string }> };
+      expect(body.students.map((s) => s.studentId)).toContain('S0001');
+
+      const signed = await fetch(`${origin}/dev/token`, { method: 'POST', body: JSON.stringify({ role: 'student', studentId: 'S0001' }) });
+      expect(signed.status).toBe(200);
+      const { token } = (await signed.json()) as { token: string };
+      const res = await w.web.course.ListCourses(ListCoursesRequest.fromPartial({ pageSize: 1 }), w.bearer(token));
+      expect(res.courses.length).toBeLessThanOrEqual(1);
+
+      const bad = await fetch(`${origin}/dev/token`, { method: 'POST', body: JSON.stringify({ role: 'student', studentId: 'nobody; drop' }) });
+      expect(bad.status).toBe(400);
+    } finally {
+      await dev.stop();
+    }
   });
 });
 

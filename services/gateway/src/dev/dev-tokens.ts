@@ -15,8 +15,9 @@ const SUBJECT = /^[A-Za-z0-9_.@-]{1,64}$/;
  *   → {"token","expiresAt"}
  * Production signs users in through the university's identity provider instead.
  */
-export function devSignIn(opts: { enabled: boolean; signer?: TokenSigner; studentAddr: string; ttlSeconds: number; log: Logger }): { handler: PlainHandler; close(): void } {
-  const students = opts.enabled ? new StudentServiceClient(opts.studentAddr, grpc.credentials.createInsecure()) : undefined;
+export function devSignIn(opts: { enabled: boolean; signer?: TokenSigner; studentAddrs: string[]; ttlSeconds: number; log: Logger }): { handler: PlainHandler; close(): void } {
+  // One client per student host; the list is asked of each in turn until one answers.
+  const students = opts.enabled ? opts.studentAddrs.map((a) => new StudentServiceClient(a, grpc.credentials.createInsecure())) : [];
 
   const json = (ds: Parameters<PlainHandler>[0], cors: Readonly<Record<string, string>>, status: number, body: unknown) => {
     ds.sendHeaders(status, { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store', ...cors });
@@ -28,9 +29,20 @@ export function devSignIn(opts: { enabled: boolean; signer?: TokenSigner; studen
     const token = await opts.signer!.sign('gateway-dev-sign-in', 'service', 60);
     const md = new grpc.Metadata();
     md.set('authorization', `Bearer ${token}`);
-    return new Promise((resolve, reject) => {
-      students!.listStudents({ pageSize: 24, pageToken: '', query: '' }, md, { deadline: Date.now() + 3000 }, (err, res) => (err ? reject(err) : resolve(res)));
-    });
+    let last: unknown;
+    for (const client of students) {
+      try {
+        return await new Promise<ListStudentsResponse>((resolve, reject) => {
+          client.listStudents({ pageSize: 24, pageToken: '', query: '' }, md, { deadline: Date.now() + 3000 }, (err, res) => (err ? reject(err) : resolve(res)));
+        });
+      } catch (err) {
+        // A host that is down or too slow: try the next one. Any other answer is final.
+        const code = (err as grpc.ServiceError).code;
+        if (code !== grpc.status.UNAVAILABLE && code !== grpc.status.DEADLINE_EXCEEDED) throw err;
+        last = err;
+      }
+    }
+    throw last ?? new Error('no student service address is configured');
   };
 
   const handler: PlainHandler = async (ds, cors) => {
@@ -74,5 +86,5 @@ export function devSignIn(opts: { enabled: boolean; signer?: TokenSigner; studen
       json(ds, cors, 503, { error: `the student service did not answer: ${(err as Error).message}` });
     }
   };
-  return { handler, close: () => students?.close() };
+  return { handler, close: () => students.forEach((c) => c.close()) };
 }
