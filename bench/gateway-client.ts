@@ -15,7 +15,9 @@ import { H2GrpcClient, type UnaryResult } from './lib/h2grpc';
  * - `web-h2`: gRPC-web over HTTP/2 to the gateway, with the same client code as
  *   `direct` except the content-type, so the difference is the gateway alone;
  * - `bare-h2`: the same as `web-h2`, to bench/lib/bare-proxy.ts (a reference: what
- *   Node's HTTP/2 alone costs, without the gateway's filters).
+ *   Node's HTTP/2 alone costs, without the gateway's filters);
+ * - `cand-h1`, `cand-h2`: as `web-h1` and `web-h2`, to a second gateway started from
+ *   `--candidate-entry` (a change measured against the gateway in the same run).
  *
  * For a phase it opens fresh connections ("prepare"), keeps `concurrency` calls
  * of CourseService/ListCourses in flight from "go", counts the answers that
@@ -26,7 +28,7 @@ import { H2GrpcClient, type UnaryResult } from './lib/h2grpc';
  * same page of the same catalog).
  */
 
-export type Target = 'direct' | 'web-h1' | 'web-h2' | 'bare-h2';
+export type Target = 'direct' | 'web-h1' | 'web-h2' | 'bare-h2' | 'cand-h1' | 'cand-h2';
 
 export interface GatewayClientPlan {
   index: number;
@@ -34,6 +36,8 @@ export interface GatewayClientPlan {
   gatewayAddr: string;
   /** The bare reference proxy, when the run has a bare-h2 phase. */
   bareAddr?: string;
+  /** The candidate gateway, when the run has cand-* phases. */
+  candidateAddr?: string;
   /** Whole authorization header values ("Bearer <jwt>"), one per student; used round robin. */
   tokens: string[];
   concurrency: number;
@@ -99,11 +103,13 @@ interface Caller {
 
 async function open(plan: GatewayClientPlan, target: Target): Promise<Caller> {
   const request = () => ListCoursesRequest.encode({ pageSize: plan.pageSize, pageToken: '', department: '', query: '' }).finish();
-  if (target === 'web-h1') {
-    const h1 = new H1GrpcWebClient(plan.gatewayAddr, plan.h1Sockets);
+  if (target === 'web-h1' || target === 'cand-h1') {
+    const addr = target === 'web-h1' ? plan.gatewayAddr : plan.candidateAddr;
+    if (!addr) throw new Error(`no address for the ${target} phase`);
+    const h1 = new H1GrpcWebClient(addr, plan.h1Sockets);
     return { call: (auth) => h1.unary(PATH, request(), auth, plan.callDeadlineMs, { captureHeader: 'x-ratelimit-limit' }), close: () => h1.close(), h1 };
   }
-  const addr = target === 'direct' ? plan.directAddr : target === 'bare-h2' ? plan.bareAddr : plan.gatewayAddr;
+  const addr = target === 'direct' ? plan.directAddr : target === 'bare-h2' ? plan.bareAddr : target === 'cand-h2' ? plan.candidateAddr : plan.gatewayAddr;
   if (!addr) throw new Error(`no address for the ${target} phase`);
   const h2 = new H2GrpcClient(addr, plan.h2Connections);
   await h2.connect();

@@ -54,6 +54,9 @@ const USAGE = `usage: npm run bench:gateway -- [options]
   --call-deadline S      grpc-timeout of each call (default 10)
   --gateway-entry PATH   the gateway's entry, relative to the repository (default services/gateway/src/main.ts;
                          another entry measures a candidate change with everything else equal)
+  --candidate-entry PATH a second gateway, started from this entry beside the first, measured in the same
+                         run: adds the phases cand-h1 and cand-h2 (after web-h1 and web-h2) unless --order
+                         names them. For A/B comparisons that the machine's drift between runs would hide.
   --profile              CPU-profile the gateway during the measured windows of its phases
                          (starts it through bench/lib/gateway-profiled.ts; adds sampling overhead)
   --keep-db              leave the database coursereg_bench_gw after the run (dropped by default)
@@ -61,9 +64,11 @@ const USAGE = `usage: npm run bench:gateway -- [options]
 `;
 
 const TARGET_RATIO = 0.6;
-const ALL_TARGETS: GatewayTarget[] = ['direct', 'web-h1', 'web-h2', 'bare-h2'];
+const ALL_TARGETS: GatewayTarget[] = ['direct', 'web-h1', 'web-h2', 'bare-h2', 'cand-h1', 'cand-h2'];
+const DEFAULT_ORDER: GatewayTarget[] = ['direct', 'web-h1', 'web-h2', 'bare-h2'];
 /** Phases measured for reference only: reported with their ratio, never checked against the target. */
-const REFERENCE_TARGETS: ReadonlySet<GatewayTarget> = new Set(['bare-h2']);
+const REFERENCE_TARGETS: ReadonlySet<GatewayTarget> = new Set(['bare-h2', 'cand-h1', 'cand-h2']);
+const CANDIDATE_TARGETS: ReadonlySet<GatewayTarget> = new Set(['cand-h1', 'cand-h2']);
 const COURSE_SERVICE = 'coursereg.course.v1.CourseService';
 const MEASURED_ROUTE = 'course-reads';
 
@@ -84,6 +89,7 @@ interface Settings {
   gatewayNodeOptions?: string;
   callDeadlineS: number;
   gatewayEntry: string;
+  candidateEntry?: string;
   profile: boolean;
   keepDb: boolean;
   strict: boolean;
@@ -100,7 +106,7 @@ function parseSettings(argv: string[]): Settings {
         seconds: { type: 'string', default: '4' },
         warmup: { type: 'string', default: '1' },
         rounds: { type: 'string', default: '5' },
-        order: { type: 'string', default: ALL_TARGETS.join(',') },
+        order: { type: 'string' },
         concurrency: { type: 'string', default: '64' },
         'client-procs': { type: 'string', default: '1' },
         'h2-connections': { type: 'string', default: '2' },
@@ -110,6 +116,7 @@ function parseSettings(argv: string[]): Settings {
         'address-limit': { type: 'string', default: '10000000' },
         'local-limit': { type: 'string', default: 'keep' },
         'gateway-entry': { type: 'string', default: 'services/gateway/src/main.ts' },
+        'candidate-entry': { type: 'string' },
         'upstream-connections': { type: 'string' },
         'gateway-node-options': { type: 'string' },
         'call-deadline': { type: 'string', default: '10' },
@@ -134,8 +141,13 @@ function parseSettings(argv: string[]): Settings {
     }
     return n;
   };
-  const order = values.order!.split(',').map((s) => s.trim()).filter(Boolean) as GatewayTarget[];
-  for (const t of order) if (!ALL_TARGETS.includes(t)) throw new UsageError(`--order: unknown phase "${t}" (direct, web-h1, web-h2, bare-h2)\n\n${USAGE}`);
+  const candidateEntry = values['candidate-entry'];
+  let order: GatewayTarget[];
+  if (values.order !== undefined) order = values.order.split(',').map((s) => s.trim()).filter(Boolean) as GatewayTarget[];
+  else if (candidateEntry !== undefined) order = ['direct', 'web-h1', 'cand-h1', 'web-h2', 'cand-h2', 'bare-h2'];
+  else order = DEFAULT_ORDER;
+  for (const t of order) if (!ALL_TARGETS.includes(t)) throw new UsageError(`--order: unknown phase "${t}" (${ALL_TARGETS.join(', ')})\n\n${USAGE}`);
+  if (order.some((t) => CANDIDATE_TARGETS.has(t)) && candidateEntry === undefined) throw new UsageError(`--order: cand-h1 and cand-h2 need --candidate-entry\n\n${USAGE}`);
   if (!order.includes('direct')) throw new UsageError(`--order must include direct (the ratios are against it)\n\n${USAGE}`);
   const s: Settings = {
     seconds: num('seconds', values.seconds, 1, 3600, false),
@@ -154,6 +166,7 @@ function parseSettings(argv: string[]): Settings {
     gatewayNodeOptions: values['gateway-node-options'],
     callDeadlineS: num('call-deadline', values['call-deadline'], 0.1, 3600, false),
     gatewayEntry: values['gateway-entry']!,
+    candidateEntry,
     profile: values.profile!,
     keepDb: values['keep-db']!,
     strict: values.strict!,
@@ -244,6 +257,8 @@ interface CpuSnapshot {
   gateway: number;
   /** The bare reference proxy (0 without a bare-h2 phase). */
   bare: number;
+  /** The candidate gateway (0 without --candidate-entry). */
+  candidate: number;
   course: number;
   clients: number;
   /** Every process on the machine by pid (includes the ones above). */
@@ -293,7 +308,15 @@ async function main(): Promise<void> {
 
   const rateLimits = writeRateLimitCopy(dir, s.addressLimit);
   const envoy = writeEnvoyCopy(dir, MEASURED_ROUTE, s.localLimit);
-  const [coursePort, gatewayPort, gatewayMetricsPort, unusedStudentPort, unusedRegistrationPort] = await Promise.all([freePort(), freePort(), freePort(), freePort(), freePort()]);
+  const [coursePort, gatewayPort, gatewayMetricsPort, unusedStudentPort, unusedRegistrationPort, candidatePort, candidateMetricsPort] = await Promise.all([
+    freePort(),
+    freePort(),
+    freePort(),
+    freePort(),
+    freePort(),
+    freePort(),
+    freePort(),
+  ]);
   const addr = (p: number) => `127.0.0.1:${p}`;
   const env: Record<string, string> = {
     NODE_ENV: 'production',
@@ -333,6 +356,8 @@ async function main(): Promise<void> {
   let gateway: Child | undefined;
   let bare: ClientProc | undefined;
   let barePid = -1;
+  let candidate: Child | undefined;
+  let candidatePid = -1;
   const clients: ClientProc[] = [];
   let primeSummary = '';
   let gatewayPid = -1;
@@ -350,6 +375,14 @@ async function main(): Promise<void> {
     gatewayPid = gateway.proc.pid ?? -1;
     coursePid = course.proc.pid ?? -1;
     const gatewayIpc = s.profile ? new ClientProc(gatewayProc) : undefined;
+    let candidateAddr: string | undefined;
+    if (s.candidateEntry !== undefined) {
+      log(`starting the candidate gateway at ${addr(candidatePort)} from ${s.candidateEntry}`);
+      candidate = startTs('candidate', s.candidateEntry, { ...gatewayEnv, GATEWAY_PORT: String(candidatePort), GATEWAY_METRICS_PORT: String(candidateMetricsPort) }, dir);
+      if ((await waitMetricsOrSettled(candidate, candidateMetricsPort, 60_000)) !== 'metrics') throw new Error(`the candidate gateway did not serve metrics on ${candidateMetricsPort}; see ${candidate.logFile}`);
+      candidateAddr = addr(candidatePort);
+      candidatePid = candidate.proc.pid ?? -1;
+    }
     let bareAddr: string | undefined;
     if (s.order.includes('bare-h2')) {
       bare = new ClientProc(startTs('bare-proxy', 'bench/lib/bare-proxy.ts', { COURSE_SERVICE_ADDR: addr(coursePort), BARE_PROXY_PORT: '0', BARE_PROXY_CONNECTIONS: String(s.upstreamConnections ?? 2) }, dir, { ipc: true }));
@@ -372,6 +405,7 @@ async function main(): Promise<void> {
         directAddr: env.COURSE_GRPC_ADDR,
         gatewayAddr: addr(gatewayPort),
         bareAddr,
+        candidateAddr,
         tokens: tokens.slice(from, to),
         concurrency: perProc[i],
         h2Connections: s.h2Connections,
@@ -388,7 +422,7 @@ async function main(): Promise<void> {
 
     // Each token once on each path, unmeasured: both caches of verified tokens are warm before the clock starts.
     const primeCodes: Record<string, Record<string, number>> = {};
-    for (const target of ['direct', 'web-h2'] as GatewayTarget[]) {
+    for (const target of ['direct', 'web-h2', ...(candidateAddr ? ['cand-h2'] : [])] as GatewayTarget[]) {
       for (const c of clients) c.send({ type: 'prime', target });
       const got = await Promise.all(clients.map((c) => c.next<{ codes: Record<string, number> }>('primed', 300_000)));
       primeCodes[target] = got.reduce((acc, g) => addInto(acc, g.codes), {} as Record<string, number>);
@@ -404,6 +438,7 @@ async function main(): Promise<void> {
     const snapshot = (): CpuSnapshot => ({
       gateway: cpuSecondsOf(gatewayProc.proc.pid),
       bare: cpuSecondsOf(bare?.pid),
+      candidate: cpuSecondsOf(candidate?.proc.pid),
       course: cpuSecondsOf(course!.proc.pid),
       clients: clients.reduce((a, c) => a + cpuSecondsOf(c.pid), 0),
       all: cpuByCommand(),
@@ -416,7 +451,8 @@ async function main(): Promise<void> {
         for (const c of clients) c.send({ type: 'prepare', target });
         const prepared = await Promise.all(clients.map((c) => c.next('prepared', 60_000)));
         void prepared;
-        const before = await scrapeGatewayCounters(gatewayMetricsPort);
+        const metricsPort = CANDIDATE_TARGETS.has(target) ? candidateMetricsPort : gatewayMetricsPort;
+        const before = await scrapeGatewayCounters(metricsPort);
         for (const c of clients) c.send({ type: 'go' });
         await sleep(s.warmup * 1000);
         const profiled = gatewayIpc !== undefined && target !== 'direct' && !REFERENCE_TARGETS.has(target);
@@ -440,7 +476,7 @@ async function main(): Promise<void> {
           await gatewayIpc!.next('profile-written', 120_000);
           profileFiles.push(profileFile!);
         }
-        const after = await scrapeGatewayCounters(gatewayMetricsPort);
+        const after = await scrapeGatewayCounters(metricsPort);
         const figures = phaseFigures(round, target, results, c0, c1, before, after);
         phases.push(figures);
         samples.set(target, [...(samples.get(target) ?? []), ...results.flatMap((r) => r.latenciesMs)]);
@@ -458,7 +494,13 @@ async function main(): Promise<void> {
         // Already gone.
       }
     }
-    await Promise.all([...clients.map((c) => stop(c.child, 3000)), ...(gateway ? [stop(gateway)] : []), ...(bare ? [stop(bare.child)] : []), ...(course ? [stop(course)] : [])]);
+    await Promise.all([
+      ...clients.map((c) => stop(c.child, 3000)),
+      ...(gateway ? [stop(gateway)] : []),
+      ...(candidate ? [stop(candidate)] : []),
+      ...(bare ? [stop(bare.child)] : []),
+      ...(course ? [stop(course)] : []),
+    ]);
     if (s.keepDb) {
       await flushPrefix();
       log(`kept the database ${new URL(gatewayBenchConfig.databaseUrl).pathname.slice(1)} (--keep-db); emptied the Redis prefix`);
@@ -540,6 +582,24 @@ async function main(): Promise<void> {
       `bare-h2 is a reference, not a target: the web-h2 client against bench/lib/bare-proxy.ts, a bare Node HTTP/2 proxy with ${s.upstreamConnections ?? 2} HTTP/2 connection(s) to the course service that only turns gRPC-web into gRPC and back (no JWT, limits, breaker, retries, deadlines or metrics); in that phase the "gateway" CPU columns are the bare proxy's`,
     );
   }
+  if (s.candidateEntry !== undefined) {
+    conditions.push(
+      `cand-h1 and cand-h2 are a second gateway started from ${s.candidateEntry} with the same environment (other ports), driven exactly as web-h1 and web-h2; both gateways count limits in the same Redis keys, one phase at a time; in those phases the "gateway" CPU columns are the candidate's`,
+    );
+    for (const [main, cand] of [['web-h1', 'cand-h1'], ['web-h2', 'cand-h2']] as const) {
+      const m = summary.find((x) => x.target === main);
+      const c = summary.find((x) => x.target === cand);
+      if (!m || !c) continue;
+      const byRound = Array.from({ length: s.rounds }, (_, i) => {
+        const pm = phases.find((p) => p.round === i + 1 && p.target === main)!;
+        const pc = phases.find((p) => p.round === i + 1 && p.target === cand)!;
+        return (pc.cpuMsPerCall.gateway / pm.cpuMsPerCall.gateway).toFixed(2);
+      });
+      notes.push(
+        `candidate against gateway, ${main.slice(4).toUpperCase()}: calls/s ${(c.callsPerSecond / m.callsPerSecond).toFixed(2)}x; gateway CPU per call ${(c.cpuMsPerCall.gateway / m.cpuMsPerCall.gateway).toFixed(2)}x (${c.cpuMsPerCall.gateway.toFixed(3)} vs ${m.cpuMsPerCall.gateway.toFixed(3)} ms; by round ${byRound.join(', ')})`,
+      );
+    }
+  }
   if (phases.some((p) => p.differentBodies > 0)) notes.push(`${phases.reduce((a, p) => a + p.differentBodies, 0)} OK answers differed byte for byte from the first answer but still held a full page`);
   if (failedOpen > 0) notes.push(`${failedOpen} gateway rate-limit checks failed open (Redis slower than the 50 ms limit timeout): those calls skipped the per-student check, which flatters the gateway`);
   const busy = phases.map((p) => p.cpu.other / p.windowSeconds);
@@ -615,7 +675,7 @@ async function main(): Promise<void> {
     const ok = results.reduce((a, r) => a + r.ok, 0);
     const answers = results.reduce((a, r) => a + r.answers, 0);
     const codes = results.reduce((a, r) => addInto(a, r.codes), {} as Record<string, number>);
-    const ours = new Set([gatewayPid, barePid, coursePid, process.pid, ...clientPids]);
+    const ours = new Set([gatewayPid, barePid, candidatePid, coursePid, process.pid, ...clientPids]);
     const infra = (comm: string) => {
       let t = 0;
       for (const [pid, a] of c1.all) if (a.comm === comm && !ours.has(pid)) t += a.cpu - (c0.all.get(pid)?.cpu ?? 0);
@@ -632,8 +692,8 @@ async function main(): Promise<void> {
     }
     const selfDelta = (c1.self.user + c1.self.system - c0.self.user - c0.self.system) / 1e6;
     const cpu: CpuSplit = {
-      // The proxy the phase went through: the gateway, or the bare reference proxy.
-      gateway: target === 'bare-h2' ? c1.bare - c0.bare : c1.gateway - c0.gateway,
+      // The proxy the phase went through: the gateway, the candidate, or the bare reference proxy.
+      gateway: target === 'bare-h2' ? c1.bare - c0.bare : CANDIDATE_TARGETS.has(target) ? c1.candidate - c0.candidate : c1.gateway - c0.gateway,
       course: c1.course - c0.course,
       clients: c1.clients - c0.clients,
       redis: infra('redis-server'),
