@@ -71,7 +71,7 @@ export async function startGateway(env?: Record<string, string | undefined>, opt
   const globalLimits = plan.rateLimit ? new GlobalRateLimits(plan.rateLimit, redis, plan.jwt?.payloadInMetadata, config.GATEWAY_RATELIMIT_PIPELINE_WINDOW_MS) : undefined;
 
   const signer = config.GATEWAY_DEV_TOKENS ? await TokenSigner.fromFile(config.JWT_PRIVATE_KEY_FILE, config.JWT_ISSUER, config.JWT_AUDIENCE) : undefined;
-  // Development sign-in asks the first student host; it needs no load balancing.
+  // Development sign-in asks each student host in turn until one answers.
   const dev = devSignIn({ enabled: config.GATEWAY_DEV_TOKENS, signer, studentAddrs: config.STUDENT_SERVICE_ADDR, ttlSeconds: config.GATEWAY_DEV_TOKEN_TTL_SECONDS, log });
   if (config.GATEWAY_DEV_TOKENS) log.warn('development sign-in is ON (/dev/token): never enable it in production');
 
