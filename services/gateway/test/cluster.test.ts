@@ -13,7 +13,7 @@ interface Host {
   server: http2.Http2Server;
   address: string;
   hits: number;
-  /** When set, calls are held (not answered) until release() is called. */
+  /** When set, calls are held (not answered) until the test answers them. */
   hold: boolean;
   held: http2.ServerHttp2Stream[];
 }

@@ -22,14 +22,9 @@ export interface GatewayWorld extends RegistrationWorld {
   stopAll(): Promise<void>;
 }
 
-/** Starts the registration world, a tiny built "web client", and a gateway in front of them. */
-export async function startGatewayWorld(name: string, extraEnv: Record<string, string> = {}, logDestination?: DestinationStream): Promise<GatewayWorld> {
-  const world = await startRegistrationWorld(name);
-  const webDir = mkdtempSync(join(tmpdir(), 'coursereg-web-'));
-  mkdirSync(join(webDir, 'assets'));
-  writeFileSync(join(webDir, 'index.html'), '<!doctype html><title>coursereg</title><div id="root"></div>');
-  writeFileSync(join(webDir, 'assets', 'app.js'), 'console.log("coursereg")');
-  const gateway = await startGateway({
+/** A gateway's environment in front of a registration world, on ports the system picks. */
+export function gatewayEnvFor(world: RegistrationWorld, webDir: string, extraEnv: Record<string, string> = {}): Record<string, string> {
+  return {
     ...world.env.env,
     GATEWAY_HOST: '127.0.0.1',
     GATEWAY_PORT: '0',
@@ -37,7 +32,17 @@ export async function startGatewayWorld(name: string, extraEnv: Record<string, s
     REGISTRATION_SERVICE_ADDR: world.registrationAddr,
     WEB_DIST_DIR: webDir,
     ...extraEnv,
-  }, { logDestination });
+  };
+}
+
+/** Starts the registration world, a tiny built "web client", and a gateway in front of them. */
+export async function startGatewayWorld(name: string, extraEnv: Record<string, string> = {}, logDestination?: DestinationStream): Promise<GatewayWorld> {
+  const world = await startRegistrationWorld(name);
+  const webDir = mkdtempSync(join(tmpdir(), 'coursereg-web-'));
+  mkdirSync(join(webDir, 'assets'));
+  writeFileSync(join(webDir, 'index.html'), '<!doctype html><title>coursereg</title><div id="root"></div>');
+  writeFileSync(join(webDir, 'assets', 'app.js'), 'console.log("coursereg")');
+  const gateway = await startGateway(gatewayEnvFor(world, webDir, extraEnv), { logDestination });
   const origin = `http://127.0.0.1:${gateway.port}`;
   const transport = NodeHttpTransport();
   return Object.assign(world, {

@@ -8,7 +8,7 @@ import { ListCoursesRequest, ListCoursesResponse } from '../../../gen/coursereg/
 import { CourseServiceClient } from '../../../gen/coursereg/course/v1/course_service';
 import { promiseClient, rpcError } from '../../shared/testing/harness';
 import { startGateway } from '../src/main';
-import { startGatewayWorld, webFailure, type GatewayWorld } from './gateway.fixtures';
+import { gatewayEnvFor, startGatewayWorld, webFailure, type GatewayWorld } from './gateway.fixtures';
 
 let w: GatewayWorld;
 /** The gateway's log lines (LOG_LEVEL info, so the access log is on), parsed. */
@@ -136,16 +136,9 @@ describe('gRPC-web through the gateway', () => {
         srv.close(() => resolve(port));
       });
     });
-    const dev = await startGateway({
-      ...w.env.env,
-      GATEWAY_HOST: '127.0.0.1',
-      GATEWAY_PORT: '0',
-      GATEWAY_METRICS_PORT: '0',
-      REGISTRATION_SERVICE_ADDR: w.registrationAddr,
-      STUDENT_SERVICE_ADDR: `127.0.0.1:${down},${w.env.env.STUDENT_SERVICE_ADDR}`,
-      WEB_DIST_DIR: w.webDir,
-      GATEWAY_DEV_TOKENS: 'true',
-    });
+    const dev = await startGateway(
+      gatewayEnvFor(w, w.webDir, { STUDENT_SERVICE_ADDR: `127.0.0.1:${down},${w.env.env.STUDENT_SERVICE_ADDR}`, GATEWAY_DEV_TOKENS: 'true' }),
+    );
     try {
       const origin = `http://127.0.0.1:${dev.port}`;
       const identities = await fetch(`${origin}/dev/identities`);
