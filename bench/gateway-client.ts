@@ -14,8 +14,9 @@ import { H2GrpcClient, type UnaryResult } from './lib/h2grpc';
  * - `web-h1`: gRPC-web over HTTP/1.1 keep-alive to the gateway (what browsers use);
  * - `web-h2`: gRPC-web over HTTP/2 to the gateway, with the same client code as
  *   `direct` except the content-type, so the difference is the gateway alone;
- * - `bare-h2`: the same as `web-h2`, to bench/lib/bare-proxy.ts (a reference: what
- *   Node's HTTP/2 alone costs, without the gateway's filters);
+ * - `bare-h2`, `bare-h1`: the same as `web-h2` and `web-h1`, to bench/lib/bare-proxy.ts
+ *   (a reference: what Node's HTTP/2 or HTTP/1.1 server and HTTP/2 client alone
+ *   cost, without the gateway's filters);
  * - `cand-h1`, `cand-h2`: as `web-h1` and `web-h2`, to a second gateway started from
  *   `--candidate-entry` (a change measured against the gateway in the same run).
  *
@@ -28,14 +29,15 @@ import { H2GrpcClient, type UnaryResult } from './lib/h2grpc';
  * same page of the same catalog).
  */
 
-export type Target = 'direct' | 'web-h1' | 'web-h2' | 'bare-h2' | 'cand-h1' | 'cand-h2';
+export type Target = 'direct' | 'web-h1' | 'web-h2' | 'bare-h1' | 'bare-h2' | 'cand-h1' | 'cand-h2';
 
 export interface GatewayClientPlan {
   index: number;
   directAddr: string;
   gatewayAddr: string;
-  /** The bare reference proxy, when the run has a bare-h2 phase. */
+  /** The bare reference proxy, HTTP/2 and HTTP/1.1 ports, when the run has a bare-* phase. */
   bareAddr?: string;
+  bareH1Addr?: string;
   /** The candidate gateway, when the run has cand-* phases. */
   candidateAddr?: string;
   /** Whole authorization header values ("Bearer <jwt>"), one per student; used round robin. */
@@ -103,8 +105,8 @@ interface Caller {
 
 async function open(plan: GatewayClientPlan, target: Target): Promise<Caller> {
   const request = () => ListCoursesRequest.encode({ pageSize: plan.pageSize, pageToken: '', department: '', query: '' }).finish();
-  if (target === 'web-h1' || target === 'cand-h1') {
-    const addr = target === 'web-h1' ? plan.gatewayAddr : plan.candidateAddr;
+  if (target === 'web-h1' || target === 'cand-h1' || target === 'bare-h1') {
+    const addr = target === 'web-h1' ? plan.gatewayAddr : target === 'bare-h1' ? plan.bareH1Addr : plan.candidateAddr;
     if (!addr) throw new Error(`no address for the ${target} phase`);
     const h1 = new H1GrpcWebClient(addr, plan.h1Sockets);
     return { call: (auth) => h1.unary(PATH, request(), auth, plan.callDeadlineMs, { captureHeader: 'x-ratelimit-limit' }), close: () => h1.close(), h1 };

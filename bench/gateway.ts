@@ -25,9 +25,9 @@ import { cpuByCommand, cpuSecondsOf, freePort, killAll, machineBusySeconds, slee
  * `npm run bench:gateway`: the same unary RPC (CourseService/ListCourses,
  * page_size 10) directly over gRPC and through the gateway over gRPC-web, in one
  * run, on the same data and the same processes. Phases are interleaved (direct,
- * web-h1, web-h2, bare-h2, then again) so drift on a shared machine hits every
- * path alike. bare-h2 is a reference, not a target: a bare Node gRPC-web proxy
- * (bench/lib/bare-proxy.ts) on the same HTTP/2 stack as the gateway, showing what
+ * web-h1, bare-h1, web-h2, bare-h2, then again) so drift on a shared machine hits every
+ * path alike. bare-h1 and bare-h2 are references, not targets: a bare Node gRPC-web proxy
+ * (bench/lib/bare-proxy.ts) on the same HTTP stacks as the gateway, showing what
  * Node alone costs before any of the gateway's filters. Prints a table, writes JSON and markdown to bench/results/, and exits 1
  * if any answer in a measured window was not OK (2 with --strict when the 0.6x
  * target is missed).
@@ -38,7 +38,7 @@ const USAGE = `usage: npm run bench:gateway -- [options]
   --seconds S            measured seconds per phase (default 4)
   --warmup S             warm-up seconds before each phase's window (default 1)
   --rounds N             rounds of the phases (default 5)
-  --order LIST           phases of a round (default direct,web-h1,web-h2,bare-h2)
+  --order LIST           phases of a round (default direct,web-h1,bare-h1,web-h2,bare-h2)
   --concurrency N        calls in flight, all client processes together (default 64)
   --client-procs N       load-generating processes (default 1)
   --h2-connections N     HTTP/2 connections per client process, direct and web-h2 alike (default 2)
@@ -64,10 +64,11 @@ const USAGE = `usage: npm run bench:gateway -- [options]
 `;
 
 const TARGET_RATIO = 0.6;
-const ALL_TARGETS: GatewayTarget[] = ['direct', 'web-h1', 'web-h2', 'bare-h2', 'cand-h1', 'cand-h2'];
-const DEFAULT_ORDER: GatewayTarget[] = ['direct', 'web-h1', 'web-h2', 'bare-h2'];
+const ALL_TARGETS: GatewayTarget[] = ['direct', 'web-h1', 'web-h2', 'bare-h1', 'bare-h2', 'cand-h1', 'cand-h2'];
+const DEFAULT_ORDER: GatewayTarget[] = ['direct', 'web-h1', 'bare-h1', 'web-h2', 'bare-h2'];
 /** Phases measured for reference only: reported with their ratio, never checked against the target. */
-const REFERENCE_TARGETS: ReadonlySet<GatewayTarget> = new Set(['bare-h2', 'cand-h1', 'cand-h2']);
+const REFERENCE_TARGETS: ReadonlySet<GatewayTarget> = new Set(['bare-h1', 'bare-h2', 'cand-h1', 'cand-h2']);
+const BARE_TARGETS: ReadonlySet<GatewayTarget> = new Set(['bare-h1', 'bare-h2']);
 const CANDIDATE_TARGETS: ReadonlySet<GatewayTarget> = new Set(['cand-h1', 'cand-h2']);
 const COURSE_SERVICE = 'coursereg.course.v1.CourseService';
 const MEASURED_ROUTE = 'course-reads';
@@ -144,7 +145,7 @@ function parseSettings(argv: string[]): Settings {
   const candidateEntry = values['candidate-entry'];
   let order: GatewayTarget[];
   if (values.order !== undefined) order = values.order.split(',').map((s) => s.trim()).filter(Boolean) as GatewayTarget[];
-  else if (candidateEntry !== undefined) order = ['direct', 'web-h1', 'cand-h1', 'web-h2', 'cand-h2', 'bare-h2'];
+  else if (candidateEntry !== undefined) order = ['direct', 'web-h1', 'cand-h1', 'web-h2', 'cand-h2'];
   else order = DEFAULT_ORDER;
   for (const t of order) if (!ALL_TARGETS.includes(t)) throw new UsageError(`--order: unknown phase "${t}" (${ALL_TARGETS.join(', ')})\n\n${USAGE}`);
   if (order.some((t) => CANDIDATE_TARGETS.has(t)) && candidateEntry === undefined) throw new UsageError(`--order: cand-h1 and cand-h2 need --candidate-entry\n\n${USAGE}`);
@@ -255,7 +256,7 @@ function scrapeGatewayCounters(port: number): Promise<Map<string, number>> {
 
 interface CpuSnapshot {
   gateway: number;
-  /** The bare reference proxy (0 without a bare-h2 phase). */
+  /** The bare reference proxy (0 without a bare-* phase). */
   bare: number;
   /** The candidate gateway (0 without --candidate-entry). */
   candidate: number;
@@ -384,12 +385,14 @@ async function main(): Promise<void> {
       candidatePid = candidate.proc.pid ?? -1;
     }
     let bareAddr: string | undefined;
-    if (s.order.includes('bare-h2')) {
+    let bareH1Addr: string | undefined;
+    if (s.order.some((t) => BARE_TARGETS.has(t))) {
       bare = new ClientProc(startTs('bare-proxy', 'bench/lib/bare-proxy.ts', { COURSE_SERVICE_ADDR: addr(coursePort), BARE_PROXY_PORT: '0', BARE_PROXY_CONNECTIONS: String(s.upstreamConnections ?? 2) }, dir, { ipc: true }));
-      const { port } = await bare.next<{ port: number }>('ready', 60_000);
+      const { port, h1Port } = await bare.next<{ port: number; h1Port: number }>('ready', 60_000);
       bareAddr = addr(port);
+      bareH1Addr = addr(h1Port);
       barePid = bare.pid ?? -1;
-      log(`started the bare reference proxy (bench/lib/bare-proxy.ts) at ${bareAddr}`);
+      log(`started the bare reference proxy (bench/lib/bare-proxy.ts) at ${bareAddr} (HTTP/2) and ${bareH1Addr} (HTTP/1.1)`);
     }
 
     log(`signing ${s.tokens} student tokens with the bench dev key`);
@@ -405,6 +408,7 @@ async function main(): Promise<void> {
         directAddr: env.COURSE_GRPC_ADDR,
         gatewayAddr: addr(gatewayPort),
         bareAddr,
+        bareH1Addr,
         candidateAddr,
         tokens: tokens.slice(from, to),
         concurrency: perProc[i],
@@ -577,9 +581,9 @@ async function main(): Promise<void> {
     `calls/s counts OK answers with a full page (compared byte for byte with the first answer) that arrived in the window; latency is from the client sending to the whole answer; ratios compare calls/s summed over all rounds, and per round against the direct phase of the same round`,
     `child services run with NODE_ENV=production, LOG_LEVEL=${gatewayBenchConfig.logLevel}; the database is ${s.keepDb ? 'kept (--keep-db)' : 'dropped at the end'}`,
   ];
-  if (s.order.includes('bare-h2')) {
+  if (s.order.some((t) => BARE_TARGETS.has(t))) {
     conditions.push(
-      `bare-h2 is a reference, not a target: the web-h2 client against bench/lib/bare-proxy.ts, a bare Node HTTP/2 proxy with ${s.upstreamConnections ?? 2} HTTP/2 connection(s) to the course service that only turns gRPC-web into gRPC and back (no JWT, limits, breaker, retries, deadlines or metrics); in that phase the "gateway" CPU columns are the bare proxy's`,
+      `bare-h1 and bare-h2 are references, not targets: the web-h1 and web-h2 clients against bench/lib/bare-proxy.ts, a bare Node proxy (HTTP/1.1 and HTTP/2 servers) with ${s.upstreamConnections ?? 2} HTTP/2 connection(s) to the course service that only turns gRPC-web into gRPC and back (no JWT, limits, breaker, retries, deadlines or metrics); in those phases the "gateway" CPU columns are the bare proxy's`,
     );
   }
   if (s.candidateEntry !== undefined) {
@@ -693,7 +697,7 @@ async function main(): Promise<void> {
     const selfDelta = (c1.self.user + c1.self.system - c0.self.user - c0.self.system) / 1e6;
     const cpu: CpuSplit = {
       // The proxy the phase went through: the gateway, the candidate, or the bare reference proxy.
-      gateway: target === 'bare-h2' ? c1.bare - c0.bare : CANDIDATE_TARGETS.has(target) ? c1.candidate - c0.candidate : c1.gateway - c0.gateway,
+      gateway: BARE_TARGETS.has(target) ? c1.bare - c0.bare : CANDIDATE_TARGETS.has(target) ? c1.candidate - c0.candidate : c1.gateway - c0.gateway,
       course: c1.course - c0.course,
       clients: c1.clients - c0.clients,
       redis: infra('redis-server'),

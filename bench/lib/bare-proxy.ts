@@ -1,9 +1,11 @@
+import * as http from 'node:http';
 import * as http2 from 'node:http2';
 import { trailerFrame } from '../../services/gateway/src/proxy/grpc-web';
 
 /**
- * The `bare-h2` reference of `npm run bench:gateway`: the least a Node process can
- * do to carry gRPC-web over HTTP/2 to a gRPC service, measured beside the real
+ * The `bare-h2` and `bare-h1` references of `npm run bench:gateway`: the least a
+ * Node process can do to carry gRPC-web over HTTP/2 (or, for browsers' path,
+ * HTTP/1.1 keep-alive) to a gRPC service, measured beside the real
  * gateway in the same run. It answers one question: how much of the gateway's
  * cost is Node's HTTP/2 on both sides, which any Node gateway pays, and how much
  * is the gateway's own work (JWT, limits in Redis, breaker, retries, deadlines,
@@ -14,9 +16,10 @@ import { trailerFrame } from '../../services/gateway/src/proxy/grpc-web';
  * upstream's trailers turned into gRPC-web's final frame. No authentication, no
  * limits, no breaker, no timeouts, no metrics: never a gateway to run, only a floor.
  *
- * Environment: BARE_PROXY_PORT, COURSE_SERVICE_ADDR, BARE_PROXY_CONNECTIONS
- * (HTTP/2 connections to the course service, as GATEWAY_UPSTREAM_CONNECTIONS).
- * Sends { type: 'ready', port } over IPC once listening.
+ * Environment: BARE_PROXY_PORT (HTTP/2), BARE_PROXY_H1_PORT (HTTP/1.1),
+ * COURSE_SERVICE_ADDR, BARE_PROXY_CONNECTIONS (HTTP/2 connections to the course
+ * service, as GATEWAY_UPSTREAM_CONNECTIONS). Sends { type: 'ready', port, h1Port }
+ * over IPC once both listen.
  */
 
 const upstreamAddr = process.env.COURSE_SERVICE_ADDR ?? '127.0.0.1:50051';
@@ -32,17 +35,17 @@ function finalFrame(headers: http2.IncomingHttpHeaders): Buffer {
   return trailerFrame(trailers);
 }
 
-const server = http2.createServer({ settings: { maxConcurrentStreams: 1000 } });
-server.on('stream', (down, headers) => {
+/** Sends one call upstream; `reply` gets the whole gRPC-web body, or null if the upstream failed. */
+function forward(path: string, authorization: string, grpcTimeout: string, body: NodeJS.ReadableStream, reply: (body: Buffer | null) => void): http2.ClientHttp2Stream {
   const up = sessions[next++ % sessions.length].request({
     ':method': 'POST',
-    ':path': String(headers[':path']),
+    ':path': path,
     'content-type': 'application/grpc',
     te: 'trailers',
-    authorization: String(headers.authorization ?? ''),
-    'grpc-timeout': String(headers['grpc-timeout'] ?? '10S'),
+    authorization,
+    'grpc-timeout': grpcTimeout,
   });
-  down.pipe(up);
+  body.pipe(up);
   const chunks: Buffer[] = [];
   let responseHeaders: http2.IncomingHttpHeaders = {};
   up.on('response', (h) => {
@@ -51,22 +54,48 @@ server.on('stream', (down, headers) => {
   up.on('data', (c: Buffer) => chunks.push(c));
   up.on('trailers', (t) => chunks.push(finalFrame(t)));
   up.on('end', () => {
-    if (down.destroyed) return;
     // A trailers-only answer carries its status in the headers.
     if (responseHeaders['grpc-status'] !== undefined) chunks.push(finalFrame(responseHeaders));
-    const body = chunks.length === 1 ? chunks[0] : Buffer.concat(chunks);
+    reply(chunks.length === 1 ? chunks[0] : Buffer.concat(chunks));
+  });
+  up.on('error', () => reply(null));
+  return up;
+}
+
+const server = http2.createServer({ settings: { maxConcurrentStreams: 1000 } });
+server.on('stream', (down, headers) => {
+  const up = forward(String(headers[':path']), String(headers.authorization ?? ''), String(headers['grpc-timeout'] ?? '10S'), down, (body) => {
+    if (down.destroyed) return;
+    if (!body) return void down.destroy();
     down.respond({ ':status': 200, 'content-type': 'application/grpc-web+proto', 'content-length': body.length });
     down.end(body);
   });
-  up.on('error', () => down.destroy());
   down.on('error', () => up.close(http2.constants.NGHTTP2_CANCEL));
 });
-server.listen(Number(process.env.BARE_PROXY_PORT ?? 0), '127.0.0.1', () => {
-  const port = (server.address() as { port: number }).port;
-  process.send?.({ type: 'ready', port });
+
+const h1 = http.createServer((req, res) => {
+  const up = forward(req.url ?? '/', String(req.headers.authorization ?? ''), String(req.headers['grpc-timeout'] ?? '10S'), req, (body) => {
+    if (res.destroyed) return;
+    if (!body) return void res.destroy();
+    res.writeHead(200, { 'content-type': 'application/grpc-web+proto', 'content-length': body.length });
+    res.end(body);
+  });
+  res.on('close', () => {
+    if (!res.writableFinished) up.close(http2.constants.NGHTTP2_CANCEL);
+  });
 });
+h1.on('connection', (socket: import('node:net').Socket) => socket.setNoDelay(true));
+
+let listening = 0;
+const ready = () => {
+  if (++listening < 2) return;
+  process.send?.({ type: 'ready', port: (server.address() as { port: number }).port, h1Port: (h1.address() as { port: number }).port });
+};
+server.listen(Number(process.env.BARE_PROXY_PORT ?? 0), '127.0.0.1', ready);
+h1.listen(Number(process.env.BARE_PROXY_H1_PORT ?? 0), '127.0.0.1', ready);
 process.on('SIGTERM', () => {
   server.close();
+  h1.close();
   for (const s of sessions) s.close();
   process.exit(0);
 });

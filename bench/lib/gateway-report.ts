@@ -1,12 +1,13 @@
 import type { ProfileSummary } from './cpuprofile';
 
 /** Which path a phase drives; see bench/gateway-client.ts. */
-export type GatewayTarget = 'direct' | 'web-h1' | 'web-h2' | 'bare-h2' | 'cand-h1' | 'cand-h2';
+export type GatewayTarget = 'direct' | 'web-h1' | 'web-h2' | 'bare-h1' | 'bare-h2' | 'cand-h1' | 'cand-h2';
 
 export const TARGET_TITLES: Record<GatewayTarget, string> = {
   direct: 'direct gRPC (HTTP/2 to the course service)',
   'web-h1': 'gateway gRPC-web over HTTP/1.1 keep-alive',
   'web-h2': 'gateway gRPC-web over HTTP/2',
+  'bare-h1': 'reference: bare Node gRPC-web proxy over HTTP/1.1 keep-alive, no filters (bench/lib/bare-proxy.ts)',
   'bare-h2': 'reference: bare Node gRPC-web proxy over HTTP/2, no filters (bench/lib/bare-proxy.ts)',
   'cand-h1': 'candidate gateway (--candidate-entry) gRPC-web over HTTP/1.1 keep-alive',
   'cand-h2': 'candidate gateway (--candidate-entry) gRPC-web over HTTP/2',
