@@ -55,8 +55,8 @@ const USAGE = `usage: npm run bench:gateway -- [options]
   --gateway-entry PATH   the gateway's entry, relative to the repository (default services/gateway/src/main.ts;
                          another entry measures a candidate change with everything else equal)
   --candidate-entry PATH a second gateway, started from this entry beside the first, measured in the same
-                         run: adds the phases cand-h1 and cand-h2 (after web-h1 and web-h2) unless --order
-                         names them. For A/B comparisons that the machine's drift between runs would hide.
+                         run (phases cand-h1, cand-h2; the default order becomes direct,web-h1,cand-h1,
+                         web-h2,cand-h2). For A/B comparisons that the machine's drift between runs would hide.
   --profile              CPU-profile the gateway during the measured windows of its phases
                          (starts it through bench/lib/gateway-profiled.ts; adds sampling overhead)
   --keep-db              leave the database coursereg_bench_gw after the run (dropped by default)
