@@ -1,6 +1,6 @@
 import * as http2 from 'node:http2';
 import CircuitBreaker from 'opossum';
-import { isServing } from '../../../shared/src/health';
+import { HealthChecker } from '../../../shared/src/health';
 import type { Logger } from '../../../shared/src/logger';
 import type { ClusterPlan } from '../envoy/plan';
 
@@ -66,6 +66,7 @@ export class Upstream {
   private readonly sessions: Array<http2.ClientHttp2Session | undefined>;
   private next = 0;
   private healthTimer?: NodeJS.Timeout;
+  private checker?: HealthChecker;
   private healthy = true;
   private streak = 0;
   private stopped = false;
@@ -104,8 +105,10 @@ export class Upstream {
   startHealthChecks(): void {
     const hc = this.plan.health;
     if (!hc) return;
+    // One connection for every check of this host, as Envoy keeps one.
+    const checker = (this.checker = new HealthChecker(this.address, hc.intervalMs));
     const tick = async () => {
-      const ok = await isServing(this.address, hc.serviceName);
+      const ok = await checker.check(hc.serviceName, hc.timeoutMs);
       if (this.stopped) return;
       this.streak = ok === this.healthy ? 0 : this.streak + 1;
       if (this.healthy && this.streak >= hc.unhealthyThreshold) {
@@ -143,6 +146,7 @@ export class Upstream {
   close(): void {
     this.stopped = true;
     if (this.healthTimer) clearTimeout(this.healthTimer);
+    this.checker?.close();
     this.breaker.shutdown();
     for (const s of this.sessions) s?.close();
   }
