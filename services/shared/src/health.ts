@@ -9,32 +9,31 @@ type HealthClientLike = grpc.Client & {
 
 /**
  * A health-check client for one address that keeps its connection between
- * checks, as Envoy's active health checker does. While the address is down,
- * checks fail at once and the channel tries to reconnect every `reconnectMs`, so
- * a host that comes back is seen by the next check or the one after.
+ * passing checks, as Envoy's active health checker does. After a failed check
+ * the connection is dropped and the next check dials afresh, so a host that
+ * comes back is seen by the very next check rather than after a reconnect
+ * back-off.
  */
 export class HealthChecker {
-  private readonly client: HealthClientLike;
+  private client?: HealthClientLike;
 
-  constructor(
-    readonly addr: string,
-    reconnectMs = 1000,
-  ) {
-    this.client = new HealthClient(addr, grpc.credentials.createInsecure(), {
-      'grpc.initial_reconnect_backoff_ms': reconnectMs,
-      'grpc.max_reconnect_backoff_ms': reconnectMs,
-    }) as unknown as HealthClientLike;
-  }
+  constructor(readonly addr: string) {}
 
   /** Whether `service` is SERVING; false on any error or after `timeoutMs`. */
   check(service: string, timeoutMs = 1000): Promise<boolean> {
+    const client = (this.client ??= new HealthClient(this.addr, grpc.credentials.createInsecure()) as unknown as HealthClientLike);
     return new Promise((resolve) => {
-      this.client.check({ service }, { deadline: Date.now() + timeoutMs }, (err, res) => resolve(!err && res.status === 'SERVING'));
+      client.check({ service }, { deadline: Date.now() + timeoutMs }, (err, res) => {
+        const ok = !err && res.status === 'SERVING';
+        if (!ok && this.client === client) this.close();
+        resolve(ok);
+      });
     });
   }
 
   close(): void {
-    this.client.close();
+    this.client?.close();
+    this.client = undefined;
   }
 }
 

@@ -106,7 +106,7 @@ export class Upstream {
     const hc = this.plan.health;
     if (!hc) return;
     // One connection for every check of this host, as Envoy keeps one.
-    const checker = (this.checker = new HealthChecker(this.address, hc.intervalMs));
+    const checker = (this.checker = new HealthChecker(this.address));
     const tick = async () => {
       const ok = await checker.check(hc.serviceName, hc.timeoutMs);
       if (this.stopped) return;
