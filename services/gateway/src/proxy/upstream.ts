@@ -180,7 +180,9 @@ export class Upstream {
     return new Promise((resolve, reject) => {
       let stream: http2.ClientHttp2Stream;
       try {
-        stream = this.session().request(req.headers, { endStream: false });
+        // No options object: a POST keeps its stream open for the body by default, and passing one
+        // (even { endStream: false }) made Node 20's request() measurably slower per call.
+        stream = this.session().request(req.headers);
       } catch (err) {
         reject(new UpstreamFailure(`cannot reach the ${this.plan.name} service at ${this.address}: ${(err as Error).message}`));
         return;
