@@ -67,7 +67,10 @@ server.on('stream', (down, headers) => {
   const up = forward(String(headers[':path']), String(headers.authorization ?? ''), String(headers['grpc-timeout'] ?? '10S'), down, (body) => {
     if (down.destroyed) return;
     if (!body) return void down.destroy();
-    down.respond({ ':status': 200, 'content-type': 'application/grpc-web+proto', 'content-length': body.length });
+    // Ended by an empty DATA frame after the body's write completes, as the gateway does: a
+    // stream ended by the write itself makes Node build an ERR_STREAM_DESTROYED per answer.
+    down.respond({ ':status': 200, 'content-type': 'application/grpc-web+proto', 'content-length': body.length }, { waitForTrailers: true });
+    down.once('wantTrailers', () => down.sendTrailers({}));
     down.end(body);
   });
   down.on('error', () => up.close(http2.constants.NGHTTP2_CANCEL));

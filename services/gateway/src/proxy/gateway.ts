@@ -443,7 +443,7 @@ class Relay {
     this.flushQueued = false;
     const ds = this.ds;
     if (this.finished || ds.closed) return;
-    if (!ds.headersSent) ds.sendHeaders(200, this.out, { trailers: !this.web });
+    if (!ds.headersSent) ds.sendHeaders(200, this.out);
     if (this.pending.length === 0) return;
     if (!ds.write(this.encode(this.take(), false))) {
       this.res.stream.pause();
@@ -474,7 +474,7 @@ class Relay {
       }
       ds.end(undefined, last);
     } else {
-      if (!ds.headersSent) ds.sendHeaders(200, this.out, { trailers: true });
+      if (!ds.headersSent) ds.sendHeaders(200, this.out);
       ds.end(trailers, this.pending.length > 0 ? this.take() : undefined);
     }
   }
