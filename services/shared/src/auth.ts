@@ -120,7 +120,13 @@ export function authInterceptor(verifier: TokenVerifier, open: (path: string) =>
         );
       })
       .build();
-    return new grpc.ServerInterceptingCall(call, { start: (next) => next(listener) });
+    // A method, not an arrow in a property: tsx (esbuild keepNames) would name every such arrow
+    // with Object.defineProperty, once per call.
+    return new grpc.ServerInterceptingCall(call, {
+      start(next) {
+        next(listener);
+      },
+    });
   };
 }
 
