@@ -380,6 +380,8 @@ class Relay {
   private pending: Buffer[] = [];
   private finished = false;
   private flushQueued = false;
+  /** The first flush has waited one more turn for the end of the answer. */
+  private waitedForEnd = false;
   private trailers?: Record<string, string>;
   private deadlineTimer?: NodeJS.Timeout;
   private idleTimer?: NodeJS.Timeout;
@@ -443,6 +445,18 @@ class Relay {
     this.flushQueued = false;
     const ds = this.ds;
     if (this.finished || ds.closed) return;
+    if (!ds.headersSent && !this.waitedForEnd) {
+      // A gRPC service writes a unary answer's trailers a little after its message (grpc-js
+      // sends them once the message's write has completed: 0.1–0.4 ms later here). Holding
+      // the first flush briefly lets most unary answers leave whole, in one write and, on
+      // HTTP/1.1, with content-length instead of chunked encoding. A unary answer loses no
+      // time (the caller needs the trailers anyway); a stream's first message waits at most
+      // FIRST_FLUSH_HOLD_MS.
+      this.waitedForEnd = true;
+      this.flushQueued = true;
+      holdFirstFlush(this);
+      return;
+    }
     if (!ds.headersSent) ds.sendHeaders(200, this.out);
     if (this.pending.length === 0) return;
     if (!ds.write(this.encode(this.take(), false))) {
@@ -499,6 +513,21 @@ class Relay {
     this.res.release();
     this.resolve(code);
   }
+}
+
+// First flushes held for the end of the answer share one timer.
+const FIRST_FLUSH_HOLD_MS = 2;
+let held: Relay[] = [];
+let heldTimer: NodeJS.Timeout | undefined;
+function runHeld(): void {
+  const q = held;
+  held = [];
+  heldTimer = undefined;
+  for (const relay of q) relay.flush();
+}
+function holdFirstFlush(relay: Relay): void {
+  held.push(relay);
+  heldTimer ??= setTimeout(runHeld, FIRST_FLUSH_HOLD_MS);
 }
 
 // One setImmediate per event-loop turn runs every relay's flush queued in that turn.
