@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { request as httpRequest } from 'node:http';
 import * as http2 from 'node:http2';
 import { createServer, type AddressInfo } from 'node:net';
 import * as grpc from '@grpc/grpc-js';
@@ -123,6 +124,31 @@ describe('gRPC-web through the gateway', () => {
     expect(await page.text()).toContain('<div id="root">');
   });
 
+  test('unaryAnswer_overHttp1_leavesWholeWithContentLengthNotChunked', async () => {
+    const token = await w.token('student', 'S0007');
+    const body = frame(ListCoursesRequest.encode({ pageSize: 2, pageToken: '', department: '', query: '' }).finish());
+    const res = await new Promise<import('node:http').IncomingMessage & { body: Buffer }>((resolve, reject) => {
+      const req = httpRequest(`${w.origin}/coursereg.course.v1.CourseService/ListCourses`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/grpc-web+proto', 'x-grpc-web': '1', authorization: `Bearer ${token}` },
+      }, (r) => {
+        const chunks: Buffer[] = [];
+        r.on('data', (c: Buffer) => chunks.push(c));
+        r.on('end', () => resolve(Object.assign(r, { body: Buffer.concat(chunks) })));
+      });
+      req.on('error', reject);
+      req.end(body);
+    });
+    expect(res.statusCode).toBe(200);
+    // The gateway held the first flush for the service's trailers, so the answer went out whole.
+    expect(res.headers['transfer-encoding']).toBeUndefined();
+    expect(Number(res.headers['content-length'])).toBe(res.body.length);
+    // Message frame, then the trailer frame (0x80) with grpc-status 0.
+    const trailerAt = 5 + res.body.readUInt32BE(1);
+    expect(res.body[trailerAt]).toBe(0x80);
+    expect(res.body.subarray(trailerAt + 5).toString()).toContain('grpc-status:0');
+  });
+
   test('devSignIn_whenNotEnabled_isNotFound', async () => {
     const res = await fetch(`${w.origin}/dev/token`, { method: 'POST', body: JSON.stringify({ role: 'student', studentId: 'S0001' }) });
     expect(res.status).toBe(404);
@@ -169,6 +195,9 @@ describe('authentication at the gateway', () => {
     });
     expect(res.status).toBe(401);
     expect(res.headers.get('grpc-status')).toBe(String(grpc.status.UNAUTHENTICATED));
+    // A headers-only answer says it has no body instead of being chunked.
+    expect(res.headers.get('content-length')).toBe('0');
+    expect(res.headers.get('transfer-encoding')).toBeNull();
   });
 
   test('call_withExpiredToken_isUnauthenticated', async () => {

@@ -126,6 +126,8 @@ class Http1Downstream implements Downstream {
   }
 
   sendHeaders(status: number, headers: Record<string, string>, opts?: { endStream?: boolean }): void {
+    // A headers-only answer (gRPC trailers-only) says it has no body, rather than being chunked.
+    if (opts?.endStream && headers['content-length'] === undefined) headers['content-length'] = '0';
     this.res.writeHead(status, headers);
     if (opts?.endStream) this.res.end();
   }
