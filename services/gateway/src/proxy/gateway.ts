@@ -380,7 +380,7 @@ class Relay {
   private pending: Buffer[] = [];
   private finished = false;
   private flushQueued = false;
-  /** The first flush has waited one more turn for the end of the answer. */
+  /** The first flush has been held once, for the end of the answer (see holdFirstFlush). */
   private waitedForEnd = false;
   private trailers?: Record<string, string>;
   private deadlineTimer?: NodeJS.Timeout;
