@@ -105,14 +105,21 @@ interface Caller {
 
 async function open(plan: GatewayClientPlan, target: Target): Promise<Caller> {
   const request = () => ListCoursesRequest.encode({ pageSize: plan.pageSize, pageToken: '', department: '', query: '' }).finish();
-  if (target === 'web-h1' || target === 'cand-h1' || target === 'bare-h1') {
-    const addr = target === 'web-h1' ? plan.gatewayAddr : target === 'bare-h1' ? plan.bareH1Addr : plan.candidateAddr;
-    if (!addr) throw new Error(`no address for the ${target} phase`);
+  const addresses: Record<Target, string | undefined> = {
+    direct: plan.directAddr,
+    'web-h1': plan.gatewayAddr,
+    'web-h2': plan.gatewayAddr,
+    'bare-h1': plan.bareH1Addr,
+    'bare-h2': plan.bareAddr,
+    'cand-h1': plan.candidateAddr,
+    'cand-h2': plan.candidateAddr,
+  };
+  const addr = addresses[target];
+  if (!addr) throw new Error(`no address for the ${target} phase`);
+  if (target.endsWith('-h1')) {
     const h1 = new H1GrpcWebClient(addr, plan.h1Sockets);
     return { call: (auth) => h1.unary(PATH, request(), auth, plan.callDeadlineMs, { captureHeader: 'x-ratelimit-limit' }), close: () => h1.close(), h1 };
   }
-  const addr = target === 'direct' ? plan.directAddr : target === 'bare-h2' ? plan.bareAddr : target === 'cand-h2' ? plan.candidateAddr : plan.gatewayAddr;
-  if (!addr) throw new Error(`no address for the ${target} phase`);
   const h2 = new H2GrpcClient(addr, plan.h2Connections);
   await h2.connect();
   const opts = target === 'direct' ? { captureHeader: 'x-ratelimit-limit' } : { contentType: WEB_CONTENT_TYPE, captureHeader: 'x-ratelimit-limit' };

@@ -406,8 +406,8 @@ class Relay {
       this.finish(Number(this.res.headers['grpc-status']) as status);
       return;
     }
-    if (deadline > 0) this.deadlineTimer = setTimeout(() => this.abortWith(status.DEADLINE_EXCEEDED, 'deadline exceeded at the gateway'), Math.max(0, deadline - Date.now()));
-    if (idleTimeoutMs > 0) this.idleTimer = setTimeout(() => this.abortWith(status.DEADLINE_EXCEEDED, 'the stream was idle too long'), idleTimeoutMs);
+    if (deadline > 0) this.deadlineTimer = setTimeout(() => this.abort(status.DEADLINE_EXCEEDED, 'deadline exceeded at the gateway'), Math.max(0, deadline - Date.now()));
+    if (idleTimeoutMs > 0) this.idleTimer = setTimeout(() => this.abort(status.DEADLINE_EXCEEDED, 'the stream was idle too long'), idleTimeoutMs);
     stream.on('data', (chunk: Buffer) => {
       this.idleTimer?.refresh();
       this.pending.push(chunk);
@@ -495,10 +495,6 @@ class Relay {
 
   /** Ends the call now with this status (trailers to the caller), cancelling the upstream stream. */
   abort(code: status, message: string): void {
-    this.abortWith(code, message);
-  }
-
-  private abortWith(code: status, message: string): void {
     if (this.finished) return;
     this.res.stream.close(h2.NGHTTP2_CANCEL);
     this.endWith({ 'grpc-status': String(code), 'grpc-message': encodeGrpcMessage(message) });
