@@ -49,8 +49,11 @@ export function startTs(name: string, entry: string, env: Record<string, string>
     env: { ...process.env, ...env },
     stdio: opts.ipc ? ['ignore', 'pipe', 'pipe', 'ipc'] : ['ignore', 'pipe', 'pipe'],
   });
-  proc.stdout!.pipe(log);
-  proc.stderr!.pipe(log);
+  // Both streams go to one file, which is closed once the process and both streams are done:
+  // piped with the default end: true, the first stream to end would close the file under the other.
+  proc.stdout!.pipe(log, { end: false });
+  proc.stderr!.pipe(log, { end: false });
+  proc.once('close', () => log.end());
   const child = { name, proc, logFile };
   running.add(child);
   proc.once('exit', () => running.delete(child));
