@@ -160,7 +160,7 @@ function phaseRows(r: GatewayReport): { rows: string[][]; align: ('l' | 'r')[] }
 }
 
 function summaryRows(r: GatewayReport): { rows: string[][]; align: ('l' | 'r')[] } {
-  const rows = [['path', 'calls/s', 'vs direct', 'by round', 'p50 ms', 'p95 ms', 'p99 ms', 'errors', 'CPU ms/call gw', 'course', 'clients', 'redis']];
+  const rows = [['path', 'calls/s', 'vs direct', 'by round', 'p50 ms', 'p95 ms', 'p99 ms', 'errors', 'CPU ms/call gw', 'course', 'clients', 'redis', 'machine', 'busy cores']];
   for (const s of r.summary) {
     rows.push([
       s.target,
@@ -175,9 +175,11 @@ function summaryRows(r: GatewayReport): { rows: string[][]; align: ('l' | 'r')[]
       fmt(s.cpuMsPerCall.course, 3),
       fmt(s.cpuMsPerCall.clients, 3),
       fmt(s.cpuMsPerCall.redis, 3),
+      fmt((s.cpu.machine * 1000) / s.ok, 3),
+      fmt(s.cpu.machine / s.windowSeconds, 2),
     ]);
   }
-  return { rows, align: ['l', 'r', 'r', 'l', 'r', 'r', 'r', 'l', 'r', 'r', 'r', 'r'] };
+  return { rows, align: ['l', 'r', 'r', 'l', 'r', 'r', 'r', 'l', 'r', 'r', 'r', 'r', 'r', 'r'] };
 }
 
 /** The report as text for the terminal. */
