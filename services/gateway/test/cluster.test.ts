@@ -1,8 +1,10 @@
 import * as http2 from 'node:http2';
 import type { AddressInfo } from 'node:net';
 import { createLogger } from '../../shared/src/logger';
-import type { ClusterPlan } from '../src/envoy/plan';
-import { Cluster, type UpstreamRequest } from '../src/proxy/upstream';
+import { Metrics } from '../../shared/src/metrics';
+import { GatewayMetrics } from '../src/proxy/metrics';
+import { ENVOY_HTTP2_DEFAULTS, type ClusterPlan } from '../src/envoy/plan';
+import { Cluster, UpstreamFailure, UpstreamRefused, type UpstreamRequest } from '../src/proxy/upstream';
 
 /**
  * How a cluster of several hosts picks one per call, for each lb_policy the
@@ -13,6 +15,8 @@ interface Host {
   server: http2.Http2Server;
   address: string;
   hits: number;
+  /** HTTP/2 connections the host has accepted. */
+  connections: number;
   /** When set, calls are held (not answered) until the test answers them. */
   hold: boolean;
   held: http2.ServerHttp2Stream[];
@@ -29,7 +33,8 @@ function answer(stream: http2.ServerHttp2Stream): void {
 
 async function startHost(): Promise<Host> {
   const server = http2.createServer();
-  const host: Host = { server, address: '', hits: 0, hold: false, held: [] };
+  const host: Host = { server, address: '', hits: 0, connections: 0, hold: false, held: [] };
+  server.on('session', () => host.connections++);
   server.on('stream', (stream) => {
     stream.on('error', () => undefined);
     stream.resume();
@@ -61,14 +66,15 @@ afterAll(async () => {
   }
 });
 
-function cluster(lbPolicy: ClusterPlan['lbPolicy'], addresses: string[], random?: () => number): Cluster {
+function cluster(lbPolicy: ClusterPlan['lbPolicy'], addresses: string[], random?: () => number, tune: Partial<Pick<ClusterPlan, 'http2' | 'breaker'>> = {}): Cluster {
   const plan: ClusterPlan = {
     name: 'stand-in',
     addresses,
     lbPolicy,
-    http2: true,
+    http2: ENVOY_HTTP2_DEFAULTS,
     connectTimeoutMs: 1000,
     breaker: { maxConnections: 4, maxPendingRequests: 100, maxRequests: 100, maxRetries: 3 },
+    ...tune,
   };
   const c = new Cluster(plan, addresses, 1, log, random);
   clusters.push(c);
@@ -128,6 +134,84 @@ test('leastRequest_oneHostBusy_sendsNewCallsToTheIdleOne', async () => {
   res.release();
   expect(c.inFlight).toBe(0);
   expect(await callAndSeeWhere(c)).toBe(0);
+});
+
+/** Answers every call the host holds, and stops holding. */
+function answerHeld(h: Host): void {
+  h.hold = false;
+  for (const s of h.held.splice(0)) answer(s);
+}
+
+async function finish(pending: Promise<unknown>): Promise<void> {
+  const res = (await pending) as { stream: http2.ClientHttp2Stream; release(): void };
+  res.stream.resume();
+  res.release();
+}
+
+test('maxConcurrentStreams_moreCallsThanOneConnectionCarries_opensAnotherConnection', async () => {
+  // envoy.yaml's http2_protocol_options.max_concurrent_streams caps the streams the gateway
+  // opens on one connection; past it, Envoy's pool opens another, within max_connections.
+  const c = cluster('ROUND_ROBIN', [hosts[0].address], undefined, { http2: { ...ENVOY_HTTP2_DEFAULTS, maxConcurrentStreams: 2 } });
+  hosts[0].hold = true;
+  const before = hosts[0].connections;
+  const calls = Array.from({ length: 5 }, () => c.send(request()));
+  await waitFor(() => hosts[0].hits === 5);
+  expect(hosts[0].connections - before).toBe(3);
+  expect(c.hosts[0].pool).toEqual({ connections: 3, streams: 5, waiting: 0 });
+
+  answerHeld(hosts[0]);
+  for (const call of calls) await finish(call);
+  await waitFor(() => c.hosts[0].pool.streams === 0);
+  expect(c.inFlight).toBe(0);
+});
+
+test('maxConnectionsReached_aCallWaitsForAStream_andOnePastMaxPendingIsRefused', async () => {
+  const c = cluster('ROUND_ROBIN', [hosts[0].address], undefined, {
+    http2: { ...ENVOY_HTTP2_DEFAULTS, maxConcurrentStreams: 1 },
+    breaker: { maxConnections: 1, maxPendingRequests: 1, maxRequests: 100, maxRetries: 3 },
+  });
+  hosts[0].hold = true;
+  const first = c.send(request());
+  await waitFor(() => hosts[0].hits === 1);
+
+  // The one connection carries its one stream: the next call waits, the one after is refused.
+  const second = c.send(request());
+  await waitFor(() => c.hosts[0].pool.waiting === 1);
+  await expect(c.send(request())).rejects.toMatchObject({ constructor: UpstreamRefused, reason: 'UPSTREAM_OVERLOADED' });
+  expect(hosts[0].hits).toBe(1);
+  expect(c.inFlight).toBe(2);
+  // Operators see the pool as Envoy's upstream_cx_active and upstream_rq_pending_active.
+  const metrics = new Metrics('cluster-test');
+  new GatewayMetrics(metrics, () => [c]);
+  const text = await metrics.registry.metrics();
+  expect(text).toContain(`coursereg_gateway_upstream_connections{cluster="stand-in",host="${hosts[0].address}",service="cluster-test"} 1`);
+  expect(text).toContain(`coursereg_gateway_upstream_pending{cluster="stand-in",host="${hosts[0].address}",service="cluster-test"} 1`);
+
+  // When the first call's stream ends, the waiting call takes its place on the same connection.
+  answer(hosts[0].held.shift()!);
+  await finish(first);
+  await waitFor(() => hosts[0].hits === 2);
+  expect(c.hosts[0].pool).toEqual({ connections: 1, streams: 1, waiting: 0 });
+  answerHeld(hosts[0]);
+  await finish(second);
+  // An overflow says nothing about the host: its breaker stays closed.
+  expect(c.hosts[0].state).toBe('closed');
+});
+
+test('waitingForAStream_longerThanThePerTryTimeout_failsTheAttempt', async () => {
+  const c = cluster('ROUND_ROBIN', [hosts[0].address], undefined, {
+    http2: { ...ENVOY_HTTP2_DEFAULTS, maxConcurrentStreams: 1 },
+    breaker: { maxConnections: 1, maxPendingRequests: 10, maxRequests: 100, maxRetries: 3 },
+  });
+  hosts[0].hold = true;
+  const first = c.send(request());
+  await waitFor(() => hosts[0].hits === 1);
+  const started = Date.now();
+  await expect(c.send({ ...request(), headersTimeoutMs: 100 })).rejects.toThrow(UpstreamFailure);
+  expect(Date.now() - started).toBeGreaterThanOrEqual(90);
+  expect(c.hosts[0].pool.waiting).toBe(0);
+  answerHeld(hosts[0]);
+  await finish(first);
 });
 
 async function waitFor(cond: () => boolean, timeoutMs = 2000): Promise<void> {

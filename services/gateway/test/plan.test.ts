@@ -29,7 +29,9 @@ test('plan_fromRealEnvoyYaml_takesRoutesClustersLimitsAndCors', () => {
   expect(byName.get('registration-reads')!.regex!.test('/coursereg.registration.v1.RegistrationService/Register')).toBe(false);
 
   const reg = plan.clusters.get('registration')!;
-  expect(reg.http2).toBe(true);
+  // The cluster's http2_protocol_options, with Envoy's 256 MiB windows where the file is silent.
+  expect(reg.http2).toEqual({ maxConcurrentStreams: 1000, initialStreamWindowSize: 268_435_456, initialConnectionWindowSize: 268_435_456 });
+  expect(plan.clusters.get('web')!.http2).toBeUndefined();
   expect(reg.breaker.maxRequests).toBe(4096);
   expect(reg.outlier!.consecutiveFailures).toBe(5);
   expect(reg.health!.serviceName).toBe('coursereg.registration.v1.RegistrationService');
@@ -117,4 +119,17 @@ test('plan_clusterWithSeveralEndpoints_keepsEachAddress_andNamesAnUnsupportedLbP
   expect(plan.clusters.get('course')!.addresses).toEqual(['course:50051', 'course-b:50061', 'course-c:50071']);
   expect(plan.clusters.get('course')!.lbPolicy).toBe('ROUND_ROBIN');
   expect(plan.unsupported).toContain('static_resources.clusters[0].lb_policy RING_HASH (the gateway uses round robin)');
+});
+
+test('plan_clusterProtocolOptionsItDoesNotImplement_namesThem', () => {
+  const { envoy, limits } = load();
+  const course = envoy.static_resources.clusters.find((c: { name: string }) => c.name === 'course');
+  const options = course.typed_extension_protocol_options['envoy.extensions.upstreams.http.v3.HttpProtocolOptions'];
+  options.common_http_protocol_options = { idle_timeout: '60s' };
+  options.explicit_http_config.http2_protocol_options.initial_stream_window_size = 1_048_576;
+  options.explicit_http_config.http2_protocol_options.hpack_table_size = 0;
+  const plan = buildGatewayPlan(envoy, limits);
+  expect(plan.clusters.get('course')!.http2).toMatchObject({ maxConcurrentStreams: 1000, initialStreamWindowSize: 1_048_576 });
+  const where = 'static_resources.clusters[0].typed_extension_protocol_options.envoy.extensions.upstreams.http.v3.HttpProtocolOptions';
+  expect(plan.unsupported).toEqual(expect.arrayContaining([`${where}.common_http_protocol_options`, `${where}.explicit_http_config.http2_protocol_options.hpack_table_size`]));
 });

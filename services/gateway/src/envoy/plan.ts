@@ -16,9 +16,34 @@ export interface ListenerPlan {
   /** common_http_protocol_options.idle_timeout: a connection with no open streams this long is closed; 0 = none. */
   idleTimeoutMs: number;
   /** http2_protocol_options for HTTP/2 callers (Envoy's defaults where the file is silent). */
-  http2: { maxConcurrentStreams: number; initialStreamWindowSize: number; initialConnectionWindowSize: number };
+  http2: Http2Options;
   /** An access_log entry writes one line per request to stdout. */
   accessLog: boolean;
+}
+
+/** Envoy's http2_protocol_options that the gateway applies, on the listener and on each HTTP/2 cluster. */
+export interface Http2Options {
+  /** Streams one connection may carry at once. Upstream, also the most the gateway opens on one connection before it opens another. */
+  maxConcurrentStreams: number;
+  initialStreamWindowSize: number;
+  initialConnectionWindowSize: number;
+}
+
+/** Envoy's defaults where the file is silent: no stream limit, 256 MiB windows. */
+export const ENVOY_HTTP2_DEFAULTS: Readonly<Http2Options> = Object.freeze({
+  maxConcurrentStreams: 2_147_483_647,
+  initialStreamWindowSize: 268_435_456,
+  initialConnectionWindowSize: 268_435_456,
+});
+
+const HTTP2_OPTION_KEYS = ['max_concurrent_streams', 'initial_stream_window_size', 'initial_connection_window_size'];
+
+function http2Options(o: Obj): Http2Options {
+  return {
+    maxConcurrentStreams: num(o.max_concurrent_streams, ENVOY_HTTP2_DEFAULTS.maxConcurrentStreams),
+    initialStreamWindowSize: num(o.initial_stream_window_size, ENVOY_HTTP2_DEFAULTS.initialStreamWindowSize),
+    initialConnectionWindowSize: num(o.initial_connection_window_size, ENVOY_HTTP2_DEFAULTS.initialConnectionWindowSize),
+  };
 }
 
 export interface GatewayPlan {
@@ -74,7 +99,8 @@ export interface ClusterPlan {
   addresses: string[];
   /** How a call picks its host (Envoy's lb_policy; LEAST_REQUEST is the power of two choices). */
   lbPolicy: 'ROUND_ROBIN' | 'LEAST_REQUEST' | 'RANDOM';
-  http2: boolean;
+  /** The cluster speaks HTTP/2 (explicit_http_config.http2_protocol_options), with these options; absent for HTTP/1.1 clusters. */
+  http2?: Http2Options;
   connectTimeoutMs: number;
   breaker: { maxConnections: number; maxPendingRequests: number; maxRequests: number; maxRetries: number };
   /** unejectOnHealthCheck: a passing active health check takes an ejected host back (Envoy's default). */
@@ -189,7 +215,7 @@ export function buildGatewayPlan(envoyDoc: unknown, rateLimitDoc: unknown): Gate
     'access_log',
   ]);
   const common = hcm.common_http_protocol_options === undefined ? {} : r.obj(hcm.common_http_protocol_options, `${hw}.common_http_protocol_options`, ['idle_timeout']);
-  const h2opts = hcm.http2_protocol_options === undefined ? {} : r.obj(hcm.http2_protocol_options, `${hw}.http2_protocol_options`, ['max_concurrent_streams', 'initial_stream_window_size', 'initial_connection_window_size']);
+  const h2opts = hcm.http2_protocol_options === undefined ? {} : r.obj(hcm.http2_protocol_options, `${hw}.http2_protocol_options`, HTTP2_OPTION_KEYS);
   let accessLog = false;
   r.list(hcm.access_log, `${hw}.access_log`).forEach((entry, i) => {
     const aw = `${hw}.access_log[${i}]`;
@@ -252,14 +278,10 @@ export function buildGatewayPlan(envoyDoc: unknown, rateLimitDoc: unknown): Gate
     listener: {
       name: String(listener.name),
       port: num(sock.port_value, 8080),
-      // Envoy's defaults: streams idle 5 minutes, connections idle 1 hour, 256 MiB HTTP/2 windows.
+      // Envoy's defaults: streams idle 5 minutes, connections idle 1 hour.
       streamIdleTimeoutMs: hcm.stream_idle_timeout !== undefined ? durationMs(hcm.stream_idle_timeout, `${hw}.stream_idle_timeout`) : 300_000,
       idleTimeoutMs: common.idle_timeout !== undefined ? durationMs(common.idle_timeout, `${hw}.common_http_protocol_options.idle_timeout`) : 3_600_000,
-      http2: {
-        maxConcurrentStreams: num(h2opts.max_concurrent_streams, 2_147_483_647),
-        initialStreamWindowSize: num(h2opts.initial_stream_window_size, 268_435_456),
-        initialConnectionWindowSize: num(h2opts.initial_connection_window_size, 268_435_456),
-      },
+      http2: http2Options(h2opts),
       accessLog,
     },
     filters,
@@ -373,8 +395,7 @@ function readCluster(r: Reader, value: unknown, where: string): ClusterPlan {
   });
   const lbPolicy = c.lb_policy === undefined ? 'ROUND_ROBIN' : String(c.lb_policy);
   if (!LB_POLICIES.has(lbPolicy)) r.unsupported.push(`${where}.lb_policy ${lbPolicy} (the gateway uses round robin)`);
-  const protocol = ((c.typed_extension_protocol_options ?? {}) as Obj)['envoy.extensions.upstreams.http.v3.HttpProtocolOptions'] as Obj | undefined;
-  const http2 = Boolean((protocol?.explicit_http_config as Obj | undefined)?.http2_protocol_options);
+  const http2 = readUpstreamProtocol(r, c.typed_extension_protocol_options, `${where}.typed_extension_protocol_options`);
   const thresholds = r.list((c.circuit_breakers as Obj | undefined)?.thresholds, `${where}.circuit_breakers.thresholds`).map((t) => t as Obj);
   const def = thresholds.find((t) => (t.priority ?? 'DEFAULT') === 'DEFAULT') ?? {};
   if (thresholds.some((t) => t.priority === 'HIGH')) r.unsupported.push(`${where}.circuit_breakers.thresholds[priority=HIGH] (one priority only)`);
@@ -415,6 +436,21 @@ function readCluster(r: Reader, value: unknown, where: string): ClusterPlan {
     };
   }
   return plan;
+}
+
+/** A cluster's HttpProtocolOptions: its HTTP/2 options when it speaks HTTP/2, else undefined (HTTP/1.1). */
+function readUpstreamProtocol(r: Reader, value: unknown, where: string): Http2Options | undefined {
+  if (value === undefined) return undefined;
+  const ext = r.obj(value, where, ['envoy.extensions.upstreams.http.v3.HttpProtocolOptions']);
+  const key = 'envoy.extensions.upstreams.http.v3.HttpProtocolOptions';
+  if (ext[key] === undefined) return undefined;
+  const pw = `${where}.${key}`;
+  const protocol = r.obj(ext[key], pw, ['explicit_http_config']);
+  if (protocol.explicit_http_config === undefined) return undefined;
+  const explicit = r.obj(protocol.explicit_http_config, `${pw}.explicit_http_config`, ['http_protocol_options', 'http2_protocol_options']);
+  if (explicit.http_protocol_options !== undefined) r.obj(explicit.http_protocol_options, `${pw}.explicit_http_config.http_protocol_options`, []);
+  if (explicit.http2_protocol_options === undefined) return undefined;
+  return http2Options(r.obj(explicit.http2_protocol_options, `${pw}.explicit_http_config.http2_protocol_options`, HTTP2_OPTION_KEYS));
 }
 
 function readCors(r: Reader, value: unknown, where: string): CorsPlan {

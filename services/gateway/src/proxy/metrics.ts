@@ -10,6 +10,8 @@ import type { Cluster } from './upstream';
  * - coursereg_gateway_rate_limited_total{limit}
  * - coursereg_gateway_upstream_circuit{cluster,host,state} (1 for each host's current breaker state)
  * - coursereg_gateway_upstream_in_flight{cluster}
+ * - coursereg_gateway_upstream_connections{cluster,host} (open HTTP/2 connections, Envoy's upstream_cx_active)
+ * - coursereg_gateway_upstream_pending{cluster,host} (calls waiting for a stream, Envoy's upstream_rq_pending_active)
  */
 export class GatewayMetrics {
   readonly requests: client.Counter<'route' | 'protocol' | 'code'>;
@@ -45,6 +47,24 @@ export class GatewayMetrics {
       registers,
       collect() {
         for (const u of upstreams()) this.set({ cluster: u.plan.name }, u.inFlight);
+      },
+    });
+    new client.Gauge({
+      name: 'coursereg_gateway_upstream_connections',
+      help: 'Open HTTP/2 connections per host',
+      labelNames: ['cluster', 'host'],
+      registers,
+      collect() {
+        for (const u of upstreams()) for (const h of u.hosts) this.set({ cluster: u.plan.name, host: h.address }, h.pool.connections);
+      },
+    });
+    new client.Gauge({
+      name: 'coursereg_gateway_upstream_pending',
+      help: 'Calls waiting for a stream per host (every connection at max_concurrent_streams and max_connections reached)',
+      labelNames: ['cluster', 'host'],
+      registers,
+      collect() {
+        for (const u of upstreams()) for (const h of u.hosts) this.set({ cluster: u.plan.name, host: h.address }, h.pool.waiting);
       },
     });
   }

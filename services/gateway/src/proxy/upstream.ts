@@ -2,7 +2,7 @@ import * as http2 from 'node:http2';
 import CircuitBreaker from 'opossum';
 import { HealthChecker } from '../../../shared/src/health';
 import type { Logger } from '../../../shared/src/logger';
-import type { ClusterPlan } from '../envoy/plan';
+import { ENVOY_HTTP2_DEFAULTS, type ClusterPlan } from '../envoy/plan';
 
 /** What the upstream answered with: its headers and the stream its body and trailers arrive on. */
 export interface UpstreamResponse {
@@ -36,7 +36,7 @@ export class UpstreamFailure extends Error {
   }
 }
 
-/** The breaker is open or the cluster's max_requests is reached: the call was not attempted. */
+/** The breaker is open, or the cluster's max_requests or a host's max_pending_requests is reached: the call was not attempted. */
 export class UpstreamRefused extends Error {
   constructor(
     readonly reason: 'UPSTREAM_CIRCUIT_OPEN' | 'UPSTREAM_OVERLOADED',
@@ -66,7 +66,18 @@ function noRelease(): void {}
  */
 export class Upstream {
   readonly breaker: CircuitBreaker<[UpstreamRequest], UpstreamResponse>;
+  /**
+   * Connections to this host. The first GATEWAY_UPSTREAM_CONNECTIONS take calls in turn;
+   * when every one carries the cluster's max_concurrent_streams, another is opened, up to
+   * max_connections, as Envoy's connection pool does.
+   */
   private readonly sessions: Array<http2.ClientHttp2Session | undefined>;
+  /** Streams open on each connection (by index in `sessions`). */
+  private readonly streams: number[];
+  /** Calls waiting for a stream, oldest first: Envoy's pending requests, up to max_pending_requests. */
+  private readonly waiting: Waiter[] = [];
+  private readonly maxStreams: number;
+  private readonly windows: { stream: number; connection: number };
   private next = 0;
   private healthTimer?: NodeJS.Timeout;
   private checker?: HealthChecker;
@@ -80,7 +91,12 @@ export class Upstream {
     connections: number,
     private readonly log: Logger,
   ) {
-    this.sessions = new Array(Math.max(1, Math.min(connections, plan.breaker.maxConnections)));
+    const kept = Math.max(1, Math.min(connections, plan.breaker.maxConnections));
+    this.sessions = new Array(kept).fill(undefined);
+    this.streams = new Array(kept).fill(0);
+    const h2 = plan.http2 ?? ENVOY_HTTP2_DEFAULTS;
+    this.maxStreams = Math.max(1, h2.maxConcurrentStreams);
+    this.windows = { stream: Math.min(h2.initialStreamWindowSize, 2 ** 31 - 1), connection: Math.min(h2.initialConnectionWindowSize, 2 ** 31 - 1) };
     const outlier = plan.outlier ?? { consecutiveFailures: 5, intervalMs: 10_000, baseEjectionMs: 30_000, unejectOnHealthCheck: true };
     this.breaker = new CircuitBreaker((req: UpstreamRequest) => this.attempt(req), {
       timeout: false,
@@ -139,11 +155,23 @@ export class Upstream {
 
   /**
    * Sends one call through this host's breaker. Resolves with the response
-   * headers and stream; rejects with UpstreamFailure, or with opossum's
+   * headers and stream; rejects with UpstreamFailure, with UpstreamRefused when
+   * max_pending_requests calls already wait for a stream, or with opossum's
    * EOPENBREAKER error when the breaker refuses it.
    */
   fire(req: UpstreamRequest): Promise<UpstreamResponse> {
+    // Refused before the breaker: an overflow says nothing about the host's health.
+    if (this.waiting.length >= this.plan.breaker.maxPendingRequests && !this.hasFreeStream()) {
+      return Promise.reject(new UpstreamRefused('UPSTREAM_OVERLOADED', `the ${this.plan.name} service has ${this.waiting.length} calls waiting for a stream (max_pending_requests)`));
+    }
     return this.breaker.fire(req);
+  }
+
+  /** Open connections to this host, streams open on them, and calls waiting for a stream. */
+  get pool(): { connections: number; streams: number; waiting: number } {
+    let connections = 0;
+    for (const s of this.sessions) if (s && !s.closed && !s.destroyed) connections++;
+    return { connections, streams: this.streams.reduce((a, b) => a + b, 0), waiting: this.waiting.length };
   }
 
   close(): void {
@@ -152,18 +180,52 @@ export class Upstream {
     this.checker?.close();
     this.breaker.shutdown();
     for (const s of this.sessions) s?.close();
+    for (const w of this.waiting.splice(0)) w.give(-1);
   }
 
-  private session(): http2.ClientHttp2Session {
-    const i = this.next++ % this.sessions.length;
+  private hasFreeStream(): boolean {
+    return this.sessions.length < this.plan.breaker.maxConnections || this.streams.some((n) => n < this.maxStreams);
+  }
+
+  /**
+   * The connection for the next stream: the next in turn with fewer than
+   * max_concurrent_streams open, else a new one while max_connections allows;
+   * -1 when every connection is full.
+   */
+  private pickConnection(): number {
+    const n = this.sessions.length;
+    for (let k = 0; k < n; k++) {
+      const i = (this.next + k) % n;
+      if (this.streams[i] < this.maxStreams) {
+        this.next = i + 1;
+        return i;
+      }
+    }
+    if (n >= this.plan.breaker.maxConnections) return -1;
+    this.sessions.push(undefined);
+    this.streams.push(0);
+    return n;
+  }
+
+  /** A stream on connection i has ended: its place goes to the oldest waiting call. */
+  private streamEnded(i: number): void {
+    this.streams[i]--;
+    if (this.waiting.length > 0) this.waiting.shift()!.give(i);
+  }
+
+  private session(i: number): http2.ClientHttp2Session {
     const existing = this.sessions[i];
     if (existing && !existing.closed && !existing.destroyed) return existing;
-    const session = http2.connect(`http://${this.address}`, { settings: { enablePush: false } });
+    // The cluster's http2_protocol_options windows (Envoy's 256 MiB where envoy.yaml is silent).
+    const session = http2.connect(`http://${this.address}`, { settings: { enablePush: false, initialWindowSize: this.windows.stream } });
     const connectTimer = setTimeout(() => {
       if (!session.connecting) return;
       session.destroy(new Error(`connect timeout after ${this.plan.connectTimeoutMs} ms`));
     }, this.plan.connectTimeoutMs);
-    session.once('connect', () => clearTimeout(connectTimer));
+    session.once('connect', () => {
+      clearTimeout(connectTimer);
+      if (this.windows.connection > 65_535) session.setLocalWindowSize(this.windows.connection);
+    });
     const forget = () => {
       clearTimeout(connectTimer);
       if (this.sessions[i] === session) this.sessions[i] = undefined;
@@ -181,53 +243,94 @@ export class Upstream {
 
   private attempt(req: UpstreamRequest): Promise<UpstreamResponse> {
     return new Promise((resolve, reject) => {
-      let stream: http2.ClientHttp2Stream;
-      try {
-        // No options object: a POST keeps its stream open for the body by default, and passing one
-        // (even { endStream: false }) made Node 20's request() measurably slower per call.
-        stream = this.session().request(req.headers);
-      } catch (err) {
-        reject(new UpstreamFailure(`cannot reach the ${this.plan.name} service at ${this.address}: ${(err as Error).message}`));
+      const i = this.pickConnection();
+      if (i >= 0) {
+        this.send(i, req, req.headersTimeoutMs, resolve, reject);
         return;
       }
-      let settled = false;
-      const timer =
-        req.headersTimeoutMs > 0
-          ? setTimeout(() => {
-              if (settled) return;
-              settled = true;
-              stream.close(http2.constants.NGHTTP2_CANCEL);
-              reject(new UpstreamFailure(`no answer from the ${this.plan.name} service within ${req.headersTimeoutMs} ms`));
-            }, req.headersTimeoutMs)
-          : undefined;
-      stream.on('response', (headers) => {
-        if (settled) return;
-        settled = true;
-        if (timer) clearTimeout(timer);
-        const trailersOnly = headers['grpc-status'] !== undefined;
-        // Counted as finished already when it is a failure; `send` replaces release on success.
-        const response: UpstreamResponse = { headers, stream, trailersOnly, release: noRelease };
-        if (trailersOnly && String(headers['grpc-status']) === GRPC_UNAVAILABLE) {
-          reject(new UpstreamFailure(`the ${this.plan.name} service answered UNAVAILABLE`, response));
-          return;
-        }
-        resolve(response);
-      });
-      stream.on('error', (err) => {
-        if (settled) return;
-        settled = true;
-        if (timer) clearTimeout(timer);
-        reject(new UpstreamFailure(`cannot reach the ${this.plan.name} service at ${this.address}: ${err.message}`));
-      });
-      stream.on('close', () => {
-        if (settled) return;
-        settled = true;
-        if (timer) clearTimeout(timer);
-        reject(new UpstreamFailure(`the ${this.plan.name} service at ${this.address} closed the call (code ${stream.rstCode})`));
-      });
-      stream.end(req.body);
+      // Every connection carries max_concurrent_streams: wait for a stream to end. The
+      // per-try timeout counts from now, waiting included.
+      const since = performance.now();
+      const waiter: Waiter = {
+        give: (j) => {
+          if (waiter.timer) clearTimeout(waiter.timer);
+          if (j < 0) {
+            reject(new UpstreamFailure(`the connections to the ${this.plan.name} service are closing`));
+            return;
+          }
+          const left = req.headersTimeoutMs > 0 ? Math.max(1, req.headersTimeoutMs - (performance.now() - since)) : 0;
+          this.send(j, req, left, resolve, reject);
+        },
+      };
+      if (req.headersTimeoutMs > 0) {
+        waiter.timer = setTimeout(() => {
+          const k = this.waiting.indexOf(waiter);
+          if (k >= 0) this.waiting.splice(k, 1);
+          reject(new UpstreamFailure(`no stream to the ${this.plan.name} service came free within ${req.headersTimeoutMs} ms (max_concurrent_streams)`));
+        }, req.headersTimeoutMs);
+      }
+      this.waiting.push(waiter);
     });
   }
+
+  /** Opens the call's stream on connection i and settles the attempt with its answer. */
+  private send(i: number, req: UpstreamRequest, timeoutMs: number, resolve: (res: UpstreamResponse) => void, reject: (err: Error) => void): void {
+    let stream: http2.ClientHttp2Stream;
+    try {
+      // No options object: a POST keeps its stream open for the body by default, and passing one
+      // (even { endStream: false }) made Node 20's request() measurably slower per call.
+      stream = this.session(i).request(req.headers);
+    } catch (err) {
+      reject(new UpstreamFailure(`cannot reach the ${this.plan.name} service at ${this.address}: ${(err as Error).message}`));
+      // The place this call had may be taken by a waiting one, which will find out for itself.
+      if (this.waiting.length > 0) this.waiting.shift()!.give(i);
+      return;
+    }
+    this.streams[i]++;
+    let settled = false;
+    const timer =
+      timeoutMs > 0
+        ? setTimeout(() => {
+            if (settled) return;
+            settled = true;
+            stream.close(http2.constants.NGHTTP2_CANCEL);
+            reject(new UpstreamFailure(`no answer from the ${this.plan.name} service within ${req.headersTimeoutMs} ms`));
+          }, timeoutMs)
+        : undefined;
+    stream.on('response', (headers) => {
+      if (settled) return;
+      settled = true;
+      if (timer) clearTimeout(timer);
+      const trailersOnly = headers['grpc-status'] !== undefined;
+      // Counted as finished already when it is a failure; `send` replaces release on success.
+      const response: UpstreamResponse = { headers, stream, trailersOnly, release: noRelease };
+      if (trailersOnly && String(headers['grpc-status']) === GRPC_UNAVAILABLE) {
+        reject(new UpstreamFailure(`the ${this.plan.name} service answered UNAVAILABLE`, response));
+        return;
+      }
+      resolve(response);
+    });
+    stream.on('error', (err) => {
+      if (settled) return;
+      settled = true;
+      if (timer) clearTimeout(timer);
+      reject(new UpstreamFailure(`cannot reach the ${this.plan.name} service at ${this.address}: ${err.message}`));
+    });
+    stream.on('close', () => {
+      this.streamEnded(i);
+      if (settled) return;
+      settled = true;
+      if (timer) clearTimeout(timer);
+      reject(new UpstreamFailure(`the ${this.plan.name} service at ${this.address} closed the call (code ${stream.rstCode})`));
+    });
+    stream.end(req.body);
+  }
+}
+
+/** A call waiting for a stream: `give` hands it a connection's index, or -1 when the host is closing. */
+interface Waiter {
+  give(i: number): void;
+  timer?: NodeJS.Timeout;
 }
 
 /**
