@@ -165,14 +165,20 @@ test('maxConcurrentStreams_moreCallsThanOneConnectionCarries_opensAnotherConnect
   expect(c.inFlight).toBe(0);
 });
 
-test('maxConnectionsReached_aCallWaitsForAStream_andOnePastMaxPendingIsRefused', async () => {
+/** A cluster of host 0 allowed one connection of one stream, with that stream taken by a held call. */
+async function oneStreamBusy(maxPendingRequests: number): Promise<{ c: Cluster; first: Promise<unknown> }> {
   const c = cluster('ROUND_ROBIN', [hosts[0].address], undefined, {
     http2: { ...ENVOY_HTTP2_DEFAULTS, maxConcurrentStreams: 1 },
-    breaker: { maxConnections: 1, maxPendingRequests: 1, maxRequests: 100, maxRetries: 3 },
+    breaker: { maxConnections: 1, maxPendingRequests, maxRequests: 100, maxRetries: 3 },
   });
   hosts[0].hold = true;
   const first = c.send(request());
   await waitFor(() => hosts[0].hits === 1);
+  return { c, first };
+}
+
+test('maxConnectionsReached_aCallWaitsForAStream_andOnePastMaxPendingIsRefused', async () => {
+  const { c, first } = await oneStreamBusy(1);
 
   // The one connection carries its one stream: the next call waits, the one after is refused.
   const second = c.send(request());
@@ -199,13 +205,7 @@ test('maxConnectionsReached_aCallWaitsForAStream_andOnePastMaxPendingIsRefused',
 });
 
 test('waitingForAStream_longerThanThePerTryTimeout_failsTheAttempt', async () => {
-  const c = cluster('ROUND_ROBIN', [hosts[0].address], undefined, {
-    http2: { ...ENVOY_HTTP2_DEFAULTS, maxConcurrentStreams: 1 },
-    breaker: { maxConnections: 1, maxPendingRequests: 10, maxRequests: 100, maxRetries: 3 },
-  });
-  hosts[0].hold = true;
-  const first = c.send(request());
-  await waitFor(() => hosts[0].hits === 1);
+  const { c, first } = await oneStreamBusy(10);
   const started = Date.now();
   await expect(c.send({ ...request(), headersTimeoutMs: 100 })).rejects.toThrow(UpstreamFailure);
   expect(Date.now() - started).toBeGreaterThanOrEqual(90);

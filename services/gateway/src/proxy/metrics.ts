@@ -1,7 +1,7 @@
 import client from 'prom-client';
 import { status } from '@grpc/grpc-js';
 import type { Metrics } from '../../../shared/src/metrics';
-import type { Cluster } from './upstream';
+import type { Cluster, Upstream } from './upstream';
 
 /**
  * The gateway's own metrics, on the process registry:
@@ -49,24 +49,19 @@ export class GatewayMetrics {
         for (const u of upstreams()) this.set({ cluster: u.plan.name }, u.inFlight);
       },
     });
-    new client.Gauge({
-      name: 'coursereg_gateway_upstream_connections',
-      help: 'Open HTTP/2 connections per host',
-      labelNames: ['cluster', 'host'],
-      registers,
-      collect() {
-        for (const u of upstreams()) for (const h of u.hosts) this.set({ cluster: u.plan.name, host: h.address }, h.pool.connections);
-      },
-    });
-    new client.Gauge({
-      name: 'coursereg_gateway_upstream_pending',
-      help: 'Calls waiting for a stream per host (every connection at max_concurrent_streams and max_connections reached)',
-      labelNames: ['cluster', 'host'],
-      registers,
-      collect() {
-        for (const u of upstreams()) for (const h of u.hosts) this.set({ cluster: u.plan.name, host: h.address }, h.pool.waiting);
-      },
-    });
+    // Per host, as Envoy's upstream_cx_active and upstream_rq_pending_active.
+    const perHost = (name: string, help: string, value: (h: Upstream) => number) =>
+      new client.Gauge({
+        name,
+        help,
+        labelNames: ['cluster', 'host'],
+        registers,
+        collect() {
+          for (const u of upstreams()) for (const h of u.hosts) this.set({ cluster: u.plan.name, host: h.address }, value(h));
+        },
+      });
+    perHost('coursereg_gateway_upstream_connections', 'Open HTTP/2 connections per host', (h) => h.pool.connections);
+    perHost('coursereg_gateway_upstream_pending', 'Calls waiting for a stream per host (every connection at max_concurrent_streams and max_connections reached)', (h) => h.pool.waiting);
   }
 
   // Label sets repeat (a few routes × protocols × codes), so each one's child is looked up once.
