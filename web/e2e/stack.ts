@@ -50,9 +50,19 @@ export interface E2eStack {
  * web/, all in this test's own database, Redis prefix and vhost.
  */
 export async function startE2eStack(name: string): Promise<E2eStack> {
-  const webDir = buildWeb();
-  const world = await startGatewayWorld(name, { GATEWAY_DEV_TOKENS: 'true', WEB_DIST_DIR: webDir });
+  // The browser first: if it is missing, nothing else has been started to be left running.
   const browser = await launchChromium();
+  let webDir: string | undefined;
+  let world: GatewayWorld;
+  try {
+    webDir = buildWeb();
+    world = await startGatewayWorld(name, { GATEWAY_DEV_TOKENS: 'true', WEB_DIST_DIR: webDir });
+  } catch (err) {
+    await browser.close().catch(() => undefined);
+    if (webDir) rmSync(webDir, { recursive: true, force: true });
+    throw err;
+  }
+  const builtDir = webDir;
   mkdirSync(ARTIFACTS, { recursive: true });
   const contexts: BrowserContext[] = [];
   return {
@@ -71,7 +81,7 @@ export async function startE2eStack(name: string): Promise<E2eStack> {
       for (const c of contexts) await c.close().catch(() => undefined);
       await browser.close().catch(() => undefined);
       await world.stopAll();
-      rmSync(webDir, { recursive: true, force: true });
+      rmSync(builtDir, { recursive: true, force: true });
     },
   };
 }
