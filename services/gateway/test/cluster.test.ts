@@ -4,7 +4,7 @@ import { createLogger } from '../../shared/src/logger';
 import { Metrics } from '../../shared/src/metrics';
 import { GatewayMetrics } from '../src/proxy/metrics';
 import { ENVOY_HTTP2_DEFAULTS, type ClusterPlan } from '../src/envoy/plan';
-import { Cluster, UpstreamFailure, UpstreamRefused, type UpstreamRequest } from '../src/proxy/upstream';
+import { Cluster, UpstreamRefused, type UpstreamRequest } from '../src/proxy/upstream';
 
 /**
  * How a cluster of several hosts picks one per call, for each lb_policy the
@@ -204,12 +204,14 @@ test('maxConnectionsReached_aCallWaitsForAStream_andOnePastMaxPendingIsRefused',
   expect(c.hosts[0].state).toBe('closed');
 });
 
-test('waitingForAStream_longerThanThePerTryTimeout_failsTheAttempt', async () => {
+test('waitingForAStream_longerThanThePerTryTimeout_isRefusedWithoutCountingAgainstTheHost', async () => {
   const { c, first } = await oneStreamBusy(10);
   const started = Date.now();
-  await expect(c.send({ ...request(), headersTimeoutMs: 100 })).rejects.toThrow(UpstreamFailure);
+  await expect(c.send({ ...request(), headersTimeoutMs: 100 })).rejects.toMatchObject({ constructor: UpstreamRefused, reason: 'UPSTREAM_OVERLOADED' });
   expect(Date.now() - started).toBeGreaterThanOrEqual(90);
   expect(c.hosts[0].pool.waiting).toBe(0);
+  // The wait was the pool's, not the host's failure: its breaker stays closed.
+  expect(c.hosts[0].state).toBe('closed');
   answerHeld(hosts[0]);
   await finish(first);
 });

@@ -154,17 +154,43 @@ export class Upstream {
   }
 
   /**
-   * Sends one call through this host's breaker. Resolves with the response
-   * headers and stream; rejects with UpstreamFailure, with UpstreamRefused when
-   * max_pending_requests calls already wait for a stream, or with opossum's
-   * EOPENBREAKER error when the breaker refuses it.
+   * Sends one call through this host's breaker, once a stream is free. Resolves
+   * with the response headers and stream; rejects with UpstreamFailure, with
+   * UpstreamRefused when max_pending_requests calls already wait for a stream or
+   * none came free within the per-try timeout, or with opossum's EOPENBREAKER
+   * error when the breaker refuses it.
    */
   fire(req: UpstreamRequest): Promise<UpstreamResponse> {
-    // Refused before the breaker: an overflow says nothing about the host's health.
-    if (this.waiting.length >= this.plan.breaker.maxPendingRequests && !this.hasFreeStream()) {
+    if (this.waiting.length === 0 && this.hasFreeStream()) return this.breaker.fire(req);
+    // Every connection carries max_concurrent_streams and max_connections are open: the call
+    // waits for a stream, before the breaker, so that neither the wait nor an overflow counts
+    // against the host's health.
+    if (this.waiting.length >= this.plan.breaker.maxPendingRequests) {
       return Promise.reject(new UpstreamRefused('UPSTREAM_OVERLOADED', `the ${this.plan.name} service has ${this.waiting.length} calls waiting for a stream (max_pending_requests)`));
     }
-    return this.breaker.fire(req);
+    return new Promise((resolve, reject) => {
+      const since = performance.now();
+      const waiter: Waiter = {
+        give: (go) => {
+          if (waiter.timer) clearTimeout(waiter.timer);
+          if (!go) {
+            reject(new UpstreamFailure(`the connections to the ${this.plan.name} service are closing`));
+            return;
+          }
+          // The per-try timeout counts from the call's arrival, waiting included.
+          const left = req.headersTimeoutMs > 0 ? Math.max(1, req.headersTimeoutMs - (performance.now() - since)) : 0;
+          this.breaker.fire(left === req.headersTimeoutMs ? req : { ...req, headersTimeoutMs: left }).then(resolve, reject);
+        },
+      };
+      if (req.headersTimeoutMs > 0) {
+        waiter.timer = setTimeout(() => {
+          const k = this.waiting.indexOf(waiter);
+          if (k >= 0) this.waiting.splice(k, 1);
+          reject(new UpstreamRefused('UPSTREAM_OVERLOADED', `no stream to the ${this.plan.name} service came free within ${req.headersTimeoutMs} ms (max_concurrent_streams)`));
+        }, req.headersTimeoutMs);
+      }
+      this.waiting.push(waiter);
+    });
   }
 
   /** Open connections to this host, streams open on them, and calls waiting for a stream. */
@@ -180,7 +206,7 @@ export class Upstream {
     this.checker?.close();
     this.breaker.shutdown();
     for (const s of this.sessions) s?.close();
-    for (const w of this.waiting.splice(0)) w.give(-1);
+    for (const w of this.waiting.splice(0)) w.give(false);
   }
 
   private hasFreeStream(): boolean {
@@ -210,7 +236,16 @@ export class Upstream {
   /** A stream on connection i has ended: its place goes to the oldest waiting call. */
   private streamEnded(i: number): void {
     this.streams[i]--;
-    if (this.waiting.length > 0) this.waiting.shift()!.give(i);
+    this.serveWaiting();
+  }
+
+  /**
+   * Hands free streams to waiting calls, oldest first. Each takes its stream at once
+   * (the breaker runs the attempt synchronously); one the breaker refuses takes none,
+   * and the next waiting call gets the chance.
+   */
+  private serveWaiting(): void {
+    while (this.waiting.length > 0 && this.hasFreeStream()) this.waiting.shift()!.give(true);
   }
 
   private session(i: number): http2.ClientHttp2Session {
@@ -243,38 +278,15 @@ export class Upstream {
 
   private attempt(req: UpstreamRequest): Promise<UpstreamResponse> {
     return new Promise((resolve, reject) => {
+      // `fire` lets a call through only when a stream is free.
       const i = this.pickConnection();
-      if (i >= 0) {
-        this.send(i, req, req.headersTimeoutMs, resolve, reject);
-        return;
-      }
-      // Every connection carries max_concurrent_streams: wait for a stream to end. The
-      // per-try timeout counts from now, waiting included.
-      const since = performance.now();
-      const waiter: Waiter = {
-        give: (j) => {
-          if (waiter.timer) clearTimeout(waiter.timer);
-          if (j < 0) {
-            reject(new UpstreamFailure(`the connections to the ${this.plan.name} service are closing`));
-            return;
-          }
-          const left = req.headersTimeoutMs > 0 ? Math.max(1, req.headersTimeoutMs - (performance.now() - since)) : 0;
-          this.send(j, req, left, resolve, reject);
-        },
-      };
-      if (req.headersTimeoutMs > 0) {
-        waiter.timer = setTimeout(() => {
-          const k = this.waiting.indexOf(waiter);
-          if (k >= 0) this.waiting.splice(k, 1);
-          reject(new UpstreamFailure(`no stream to the ${this.plan.name} service came free within ${req.headersTimeoutMs} ms (max_concurrent_streams)`));
-        }, req.headersTimeoutMs);
-      }
-      this.waiting.push(waiter);
+      if (i < 0) reject(new UpstreamFailure(`no stream free to the ${this.plan.name} service`));
+      else this.send(i, req, resolve, reject);
     });
   }
 
   /** Opens the call's stream on connection i and settles the attempt with its answer. */
-  private send(i: number, req: UpstreamRequest, timeoutMs: number, resolve: (res: UpstreamResponse) => void, reject: (err: Error) => void): void {
+  private send(i: number, req: UpstreamRequest, resolve: (res: UpstreamResponse) => void, reject: (err: Error) => void): void {
     let stream: http2.ClientHttp2Stream;
     try {
       // No options object: a POST keeps its stream open for the body by default, and passing one
@@ -282,20 +294,20 @@ export class Upstream {
       stream = this.session(i).request(req.headers);
     } catch (err) {
       reject(new UpstreamFailure(`cannot reach the ${this.plan.name} service at ${this.address}: ${(err as Error).message}`));
-      // The place this call had may be taken by a waiting one, which will find out for itself.
-      if (this.waiting.length > 0) this.waiting.shift()!.give(i);
+      // The stream this call would have had is still free.
+      this.serveWaiting();
       return;
     }
     this.streams[i]++;
     let settled = false;
     const timer =
-      timeoutMs > 0
+      req.headersTimeoutMs > 0
         ? setTimeout(() => {
             if (settled) return;
             settled = true;
             stream.close(http2.constants.NGHTTP2_CANCEL);
             reject(new UpstreamFailure(`no answer from the ${this.plan.name} service within ${req.headersTimeoutMs} ms`));
-          }, timeoutMs)
+          }, req.headersTimeoutMs)
         : undefined;
     stream.on('response', (headers) => {
       if (settled) return;
@@ -327,9 +339,9 @@ export class Upstream {
   }
 }
 
-/** A call waiting for a stream: `give` hands it a connection's index, or -1 when the host is closing. */
+/** A call waiting for a stream: `give(true)` sends it now, `give(false)` fails it (the host is closing). */
 interface Waiter {
-  give(i: number): void;
+  give(go: boolean): void;
   timer?: NodeJS.Timeout;
 }
 
