@@ -290,6 +290,14 @@ const addInto = (to: Record<string, number>, from: Record<string, number>) => {
   return to;
 };
 
+/** For each round, `figure` of `target`'s phase over `figure` of `against`'s phase in the same round. */
+function byRound(phases: PhaseFigures[], rounds: number, target: GatewayTarget, against: GatewayTarget, figure: (p: PhaseFigures) => number): number[] {
+  return Array.from({ length: rounds }, (_, i) => {
+    const of = (t: GatewayTarget) => figure(phases.find((p) => p.round === i + 1 && p.target === t)!);
+    return of(target) / of(against);
+  });
+}
+
 async function main(): Promise<void> {
   const s = parseSettings(process.argv.slice(2));
   const startedAt = new Date();
@@ -545,11 +553,7 @@ async function main(): Promise<void> {
   for (const x of summary) {
     if (x.target === 'direct') continue;
     x.ratioToDirect = x.callsPerSecond / direct.callsPerSecond;
-    x.ratioByRound = Array.from({ length: s.rounds }, (_, i) => {
-      const d = phases.find((p) => p.round === i + 1 && p.target === 'direct')!;
-      const g = phases.find((p) => p.round === i + 1 && p.target === x.target)!;
-      return g.callsPerSecond / d.callsPerSecond;
-    });
+    x.ratioByRound = byRound(phases, s.rounds, x.target, 'direct', (p) => p.callsPerSecond);
   }
   const errorsByCode = phases.reduce((a, p) => addInto(a, Object.fromEntries(Object.entries(p.codes).filter(([k]) => k !== 'OK'))), {} as Record<string, number>);
   const totalErrors = Object.values(errorsByCode).reduce((a, b) => a + b, 0);
@@ -594,13 +598,9 @@ async function main(): Promise<void> {
       const m = summary.find((x) => x.target === main);
       const c = summary.find((x) => x.target === cand);
       if (!m || !c) continue;
-      const byRound = Array.from({ length: s.rounds }, (_, i) => {
-        const pm = phases.find((p) => p.round === i + 1 && p.target === main)!;
-        const pc = phases.find((p) => p.round === i + 1 && p.target === cand)!;
-        return (pc.cpuMsPerCall.gateway / pm.cpuMsPerCall.gateway).toFixed(2);
-      });
+      const cpuByRound = byRound(phases, s.rounds, cand, main, (p) => p.cpuMsPerCall.gateway);
       notes.push(
-        `candidate against gateway, ${main.slice(4).toUpperCase()}: calls/s ${(c.callsPerSecond / m.callsPerSecond).toFixed(2)}x; gateway CPU per call ${(c.cpuMsPerCall.gateway / m.cpuMsPerCall.gateway).toFixed(2)}x (${c.cpuMsPerCall.gateway.toFixed(3)} vs ${m.cpuMsPerCall.gateway.toFixed(3)} ms; by round ${byRound.join(', ')})`,
+        `candidate against gateway, ${main.slice(4).toUpperCase()}: calls/s ${(c.callsPerSecond / m.callsPerSecond).toFixed(2)}x; gateway CPU per call ${(c.cpuMsPerCall.gateway / m.cpuMsPerCall.gateway).toFixed(2)}x (${c.cpuMsPerCall.gateway.toFixed(3)} vs ${m.cpuMsPerCall.gateway.toFixed(3)} ms; by round ${cpuByRound.map((r) => r.toFixed(2)).join(', ')})`,
       );
     }
   }

@@ -441,8 +441,8 @@ function readCluster(r: Reader, value: unknown, where: string): ClusterPlan {
 /** A cluster's HttpProtocolOptions: its HTTP/2 options when it speaks HTTP/2, else undefined (HTTP/1.1). */
 function readUpstreamProtocol(r: Reader, value: unknown, where: string): Http2Options | undefined {
   if (value === undefined) return undefined;
-  const ext = r.obj(value, where, ['envoy.extensions.upstreams.http.v3.HttpProtocolOptions']);
   const key = 'envoy.extensions.upstreams.http.v3.HttpProtocolOptions';
+  const ext = r.obj(value, where, [key]);
   if (ext[key] === undefined) return undefined;
   const pw = `${where}.${key}`;
   const protocol = r.obj(ext[key], pw, ['explicit_http_config']);

@@ -293,9 +293,8 @@ export class Upstream {
       // (even { endStream: false }) made Node 20's request() measurably slower per call.
       stream = this.session(i).request(req.headers);
     } catch (err) {
+      // The stream stays free: when this call came from `serveWaiting`, its loop hands it on.
       reject(new UpstreamFailure(`cannot reach the ${this.plan.name} service at ${this.address}: ${(err as Error).message}`));
-      // The stream this call would have had is still free.
-      this.serveWaiting();
       return;
     }
     this.streams[i]++;
