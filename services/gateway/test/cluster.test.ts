@@ -66,12 +66,13 @@ afterAll(async () => {
   }
 });
 
-function cluster(lbPolicy: ClusterPlan['lbPolicy'], addresses: string[], random?: () => number, tune: Partial<Pick<ClusterPlan, 'http2' | 'breaker'>> = {}): Cluster {
+function cluster(lbPolicy: ClusterPlan['lbPolicy'], addresses: string[], random?: () => number, tune: Partial<Pick<ClusterPlan, 'http2' | 'breaker' | 'idleTimeoutMs'>> = {}): Cluster {
   const plan: ClusterPlan = {
     name: 'stand-in',
     addresses,
     lbPolicy,
     http2: ENVOY_HTTP2_DEFAULTS,
+    idleTimeoutMs: 3_600_000,
     connectTimeoutMs: 1000,
     breaker: { maxConnections: 4, maxPendingRequests: 100, maxRequests: 100, maxRetries: 3 },
     ...tune,
@@ -186,6 +187,7 @@ test('maxConnectionsReached_aCallWaitsForAStream_andOnePastMaxPendingIsRefused',
   await expect(c.send(request())).rejects.toMatchObject({ constructor: UpstreamRefused, reason: 'UPSTREAM_OVERLOADED' });
   expect(hosts[0].hits).toBe(1);
   expect(c.inFlight).toBe(2);
+  expect(c.resources).toMatchObject({ requests: 1, pending: 1, connections: 1 });
   // Operators see the pool as Envoy's upstream_cx_active and upstream_rq_pending_active.
   const metrics = new Metrics('cluster-test');
   new GatewayMetrics(metrics, () => [c]);
@@ -214,6 +216,88 @@ test('waitingForAStream_longerThanThePerTryTimeout_isRefusedWithoutCountingAgain
   expect(c.hosts[0].state).toBe('closed');
   answerHeld(hosts[0]);
   await finish(first);
+});
+
+test('maxRequests_countsCallsThatHaveAStream_notThoseWaitingForOne', async () => {
+  // Envoy checks max_requests when a call gets its stream; a waiting call counts only
+  // against max_pending_requests.
+  const c = cluster('ROUND_ROBIN', [hosts[0].address], undefined, {
+    http2: { ...ENVOY_HTTP2_DEFAULTS, maxConcurrentStreams: 1 },
+    breaker: { maxConnections: 1, maxPendingRequests: 5, maxRequests: 1, maxRetries: 3 },
+  });
+  hosts[0].hold = true;
+  const first = c.send(request());
+  await waitFor(() => hosts[0].hits === 1);
+  const second = c.send(request());
+  await waitFor(() => c.resources.pending === 1);
+  expect(c.resources.requests).toBe(1);
+
+  answer(hosts[0].held.shift()!);
+  await finish(first);
+  await waitFor(() => hosts[0].hits === 2);
+  expect(c.resources).toMatchObject({ requests: 1, pending: 0 });
+  answerHeld(hosts[0]);
+  await finish(second);
+  await waitFor(() => c.resources.requests === 0);
+});
+
+test('maxRequestsReached_withStreamsFree_refusesTheNextCallAtOnce', async () => {
+  const c = cluster('ROUND_ROBIN', [hosts[0].address], undefined, { breaker: { maxConnections: 4, maxPendingRequests: 5, maxRequests: 1, maxRetries: 3 } });
+  hosts[0].hold = true;
+  const first = c.send(request());
+  await waitFor(() => hosts[0].hits === 1);
+  await expect(c.send(request())).rejects.toMatchObject({ constructor: UpstreamRefused, reason: 'UPSTREAM_OVERLOADED', message: expect.stringContaining('max_requests') });
+  expect(hosts[0].hits).toBe(1);
+  expect(c.inFlight).toBe(1);
+  expect(c.hosts[0].state).toBe('closed');
+  answerHeld(hosts[0]);
+  await finish(first);
+});
+
+test('maxConnections_isCountedAcrossTheClustersHosts', async () => {
+  // Two hosts, one stream per connection, two connections for the whole cluster (Envoy's
+  // max_connections is per cluster): the third call waits although its host has one connection.
+  const c = cluster('ROUND_ROBIN', [hosts[0].address, hosts[1].address], undefined, {
+    http2: { ...ENVOY_HTTP2_DEFAULTS, maxConcurrentStreams: 1 },
+    breaker: { maxConnections: 2, maxPendingRequests: 5, maxRequests: 100, maxRetries: 3 },
+  });
+  hosts[0].hold = true;
+  hosts[1].hold = true;
+  const calls = [c.send(request()), c.send(request())];
+  await waitFor(() => hosts[0].hits === 1 && hosts[1].hits === 1);
+  calls.push(c.send(request()));
+  await waitFor(() => c.resources.pending === 1);
+  expect(c.resources).toMatchObject({ connections: 2, requests: 2 });
+  expect(c.hosts.map((h) => h.pool.connections)).toEqual([1, 1]);
+
+  // Host 0's stream comes free and the waiting call takes it there.
+  answer(hosts[0].held.shift()!);
+  await finish(calls[0]);
+  await waitFor(() => hosts[0].hits === 2);
+  expect(c.resources).toMatchObject({ connections: 2, pending: 0 });
+  answerHeld(hosts[0]);
+  answerHeld(hosts[1]);
+  await finish(calls[1]);
+  await finish(calls[2]);
+});
+
+test('idleTimeout_closesConnectionsWithoutACall_andTheNextCallOpensOneAgain', async () => {
+  // common_http_protocol_options.idle_timeout: the extra connections a burst opened close
+  // once idle, the kept one too; a later call connects again.
+  const c = cluster('ROUND_ROBIN', [hosts[0].address], undefined, { http2: { ...ENVOY_HTTP2_DEFAULTS, maxConcurrentStreams: 1 }, idleTimeoutMs: 100 });
+  hosts[0].hold = true;
+  const calls = Array.from({ length: 3 }, () => c.send(request()));
+  await waitFor(() => hosts[0].hits === 3);
+  expect(c.hosts[0].pool.connections).toBe(3);
+  answerHeld(hosts[0]);
+  for (const call of calls) await finish(call);
+  await waitFor(() => c.hosts[0].pool.connections === 0);
+  expect(c.resources.connections).toBe(0);
+
+  const before = hosts[0].connections;
+  await finish(c.send(request()));
+  expect(hosts[0].connections - before).toBe(1);
+  expect(c.hosts[0].pool.connections).toBe(1);
 });
 
 async function waitFor(cond: () => boolean, timeoutMs = 2000): Promise<void> {

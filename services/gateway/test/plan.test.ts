@@ -121,15 +121,19 @@ test('plan_clusterWithSeveralEndpoints_keepsEachAddress_andNamesAnUnsupportedLbP
   expect(plan.unsupported).toContain('static_resources.clusters[0].lb_policy RING_HASH (the gateway uses round robin)');
 });
 
-test('plan_clusterProtocolOptionsItDoesNotImplement_namesThem', () => {
+test('plan_clusterProtocolOptions_readsWindowsAndIdleTimeout_andNamesWhatItDoesNotImplement', () => {
   const { envoy, limits } = load();
   const course = envoy.static_resources.clusters.find((c: { name: string }) => c.name === 'course');
   const options = course.typed_extension_protocol_options['envoy.extensions.upstreams.http.v3.HttpProtocolOptions'];
-  options.common_http_protocol_options = { idle_timeout: '60s' };
+  options.common_http_protocol_options = { idle_timeout: '60s', max_connection_duration: '600s' };
   options.explicit_http_config.http2_protocol_options.initial_stream_window_size = 1_048_576;
   options.explicit_http_config.http2_protocol_options.hpack_table_size = 0;
   const plan = buildGatewayPlan(envoy, limits);
   expect(plan.clusters.get('course')!.http2).toMatchObject({ maxConcurrentStreams: 1000, initialStreamWindowSize: 1_048_576 });
+  expect(plan.clusters.get('course')!.idleTimeoutMs).toBe(60_000);
+  // Envoy's 1 h where the file is silent.
+  expect(plan.clusters.get('student')!.idleTimeoutMs).toBe(3_600_000);
   const where = 'static_resources.clusters[0].typed_extension_protocol_options.envoy.extensions.upstreams.http.v3.HttpProtocolOptions';
-  expect(plan.unsupported).toEqual(expect.arrayContaining([`${where}.common_http_protocol_options`, `${where}.explicit_http_config.http2_protocol_options.hpack_table_size`]));
+  expect(plan.unsupported).toEqual(expect.arrayContaining([`${where}.common_http_protocol_options.max_connection_duration`, `${where}.explicit_http_config.http2_protocol_options.hpack_table_size`]));
+  expect(plan.unsupported.filter((u) => u.includes('idle_timeout'))).toEqual([]);
 });

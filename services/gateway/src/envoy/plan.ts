@@ -36,6 +36,9 @@ export const ENVOY_HTTP2_DEFAULTS: Readonly<Http2Options> = Object.freeze({
   initialConnectionWindowSize: 268_435_456,
 });
 
+/** Envoy's idle timeout for upstream connections where common_http_protocol_options is silent. */
+const ENVOY_UPSTREAM_IDLE_TIMEOUT_MS = 3_600_000;
+
 const HTTP2_OPTION_KEYS = ['max_concurrent_streams', 'initial_stream_window_size', 'initial_connection_window_size'];
 
 function http2Options(o: Obj): Http2Options {
@@ -101,7 +104,10 @@ export interface ClusterPlan {
   lbPolicy: 'ROUND_ROBIN' | 'LEAST_REQUEST' | 'RANDOM';
   /** The cluster speaks HTTP/2 (explicit_http_config.http2_protocol_options), with these options; absent for HTTP/1.1 clusters. */
   http2?: Http2Options;
+  /** common_http_protocol_options.idle_timeout: a connection with no call on it this long is closed (Envoy's 1 h where the file is silent); 0 = never. */
+  idleTimeoutMs: number;
   connectTimeoutMs: number;
+  /** Envoy's circuit_breakers thresholds (DEFAULT priority), each counted across all of the cluster's hosts. */
   breaker: { maxConnections: number; maxPendingRequests: number; maxRequests: number; maxRetries: number };
   /** unejectOnHealthCheck: a passing active health check takes an ejected host back (Envoy's default). */
   outlier?: { consecutiveFailures: number; intervalMs: number; baseEjectionMs: number; unejectOnHealthCheck: boolean };
@@ -395,7 +401,7 @@ function readCluster(r: Reader, value: unknown, where: string): ClusterPlan {
   });
   const lbPolicy = c.lb_policy === undefined ? 'ROUND_ROBIN' : String(c.lb_policy);
   if (!LB_POLICIES.has(lbPolicy)) r.unsupported.push(`${where}.lb_policy ${lbPolicy} (the gateway uses round robin)`);
-  const http2 = readUpstreamProtocol(r, c.typed_extension_protocol_options, `${where}.typed_extension_protocol_options`);
+  const { http2, idleTimeoutMs } = readUpstreamProtocol(r, c.typed_extension_protocol_options, `${where}.typed_extension_protocol_options`);
   const thresholds = r.list((c.circuit_breakers as Obj | undefined)?.thresholds, `${where}.circuit_breakers.thresholds`).map((t) => t as Obj);
   const def = thresholds.find((t) => (t.priority ?? 'DEFAULT') === 'DEFAULT') ?? {};
   if (thresholds.some((t) => t.priority === 'HIGH')) r.unsupported.push(`${where}.circuit_breakers.thresholds[priority=HIGH] (one priority only)`);
@@ -404,6 +410,7 @@ function readCluster(r: Reader, value: unknown, where: string): ClusterPlan {
     addresses,
     lbPolicy: lbPolicy === 'LEAST_REQUEST' || lbPolicy === 'RANDOM' ? lbPolicy : 'ROUND_ROBIN',
     http2,
+    idleTimeoutMs,
     connectTimeoutMs: c.connect_timeout === undefined ? 5000 : durationMs(c.connect_timeout, `${where}.connect_timeout`),
     // Envoy's defaults when a threshold is not set.
     breaker: {
@@ -438,19 +445,23 @@ function readCluster(r: Reader, value: unknown, where: string): ClusterPlan {
   return plan;
 }
 
-/** A cluster's HttpProtocolOptions: its HTTP/2 options when it speaks HTTP/2, else undefined (HTTP/1.1). */
-function readUpstreamProtocol(r: Reader, value: unknown, where: string): Http2Options | undefined {
-  if (value === undefined) return undefined;
+/**
+ * A cluster's HttpProtocolOptions: its HTTP/2 options when it speaks HTTP/2 (else
+ * undefined, HTTP/1.1) and its connections' idle timeout.
+ */
+function readUpstreamProtocol(r: Reader, value: unknown, where: string): { http2?: Http2Options; idleTimeoutMs: number } {
   const key = 'envoy.extensions.upstreams.http.v3.HttpProtocolOptions';
-  const ext = r.obj(value, where, [key]);
-  if (ext[key] === undefined) return undefined;
+  const ext = value === undefined ? {} : r.obj(value, where, [key]);
+  if (ext[key] === undefined) return { idleTimeoutMs: ENVOY_UPSTREAM_IDLE_TIMEOUT_MS };
   const pw = `${where}.${key}`;
-  const protocol = r.obj(ext[key], pw, ['explicit_http_config']);
-  if (protocol.explicit_http_config === undefined) return undefined;
+  const protocol = r.obj(ext[key], pw, ['explicit_http_config', 'common_http_protocol_options']);
+  const common = protocol.common_http_protocol_options === undefined ? {} : r.obj(protocol.common_http_protocol_options, `${pw}.common_http_protocol_options`, ['idle_timeout']);
+  const idleTimeoutMs = common.idle_timeout === undefined ? ENVOY_UPSTREAM_IDLE_TIMEOUT_MS : durationMs(common.idle_timeout, `${pw}.common_http_protocol_options.idle_timeout`);
+  if (protocol.explicit_http_config === undefined) return { idleTimeoutMs };
   const explicit = r.obj(protocol.explicit_http_config, `${pw}.explicit_http_config`, ['http_protocol_options', 'http2_protocol_options']);
   if (explicit.http_protocol_options !== undefined) r.obj(explicit.http_protocol_options, `${pw}.explicit_http_config.http_protocol_options`, []);
-  if (explicit.http2_protocol_options === undefined) return undefined;
-  return http2Options(r.obj(explicit.http2_protocol_options, `${pw}.explicit_http_config.http2_protocol_options`, HTTP2_OPTION_KEYS));
+  if (explicit.http2_protocol_options === undefined) return { idleTimeoutMs };
+  return { http2: http2Options(r.obj(explicit.http2_protocol_options, `${pw}.explicit_http_config.http2_protocol_options`, HTTP2_OPTION_KEYS)), idleTimeoutMs };
 }
 
 function readCors(r: Reader, value: unknown, where: string): CorsPlan {

@@ -48,6 +48,27 @@ export class UpstreamRefused extends Error {
 
 const GRPC_UNAVAILABLE = '14';
 
+/**
+ * The cluster-wide counts behind envoy.yaml's circuit_breakers thresholds, shared by
+ * the cluster's hosts as Envoy's resource manager is: open upstream streams
+ * (max_requests), calls waiting for a stream (max_pending_requests) and open
+ * connections (max_connections).
+ */
+export class ClusterResources {
+  requests = 0;
+  pending = 0;
+  connections = 0;
+  /** The cluster's hosts: when a connection closes, one whose calls wait for max_connections may open another. */
+  readonly hosts: Upstream[] = [];
+
+  constructor(readonly limits: ClusterPlan['breaker']) {}
+}
+
+/** Lets every host of the cluster hand out streams it can now open (a named function, as below). */
+function wakeHosts(r: ClusterResources): void {
+  for (const h of r.hosts) h.serveWaiting();
+}
+
 /** A response's release before the cluster counts it (a named function: tsx would name an inline arrow on every call). */
 function noRelease(): void {}
 
@@ -67,13 +88,19 @@ function noRelease(): void {}
 export class Upstream {
   readonly breaker: CircuitBreaker<[UpstreamRequest], UpstreamResponse>;
   /**
-   * Connections to this host. The first GATEWAY_UPSTREAM_CONNECTIONS take calls in turn;
-   * when every one carries the cluster's max_concurrent_streams, another is opened, up to
-   * max_connections, as Envoy's connection pool does.
+   * Connections to this host. The first `kept` (GATEWAY_UPSTREAM_CONNECTIONS) take calls in
+   * turn; when every one carries the cluster's max_concurrent_streams, another is opened
+   * while the cluster has fewer than max_connections, as Envoy's connection pool does. Any
+   * of them closes after the cluster's idle_timeout without a call, and is opened again
+   * when a call needs it.
    */
   private readonly sessions: Array<http2.ClientHttp2Session | undefined>;
+  private readonly kept: number;
   /** Streams open on each connection (by index in `sessions`). */
   private readonly streams: number[];
+  /** When each connection last had no stream open (performance.now()). */
+  private readonly idleSince: number[];
+  private idleTimer?: NodeJS.Timeout;
   /** Calls waiting for a stream, oldest first: Envoy's pending requests, up to max_pending_requests. */
   private readonly waiting: Waiter[] = [];
   private readonly maxStreams: number;
@@ -90,10 +117,19 @@ export class Upstream {
     readonly address: string,
     connections: number,
     private readonly log: Logger,
+    private readonly resources = new ClusterResources(plan.breaker),
   ) {
-    const kept = Math.max(1, Math.min(connections, plan.breaker.maxConnections));
-    this.sessions = new Array(kept).fill(undefined);
-    this.streams = new Array(kept).fill(0);
+    resources.hosts.push(this);
+    this.kept = Math.max(1, Math.min(connections, plan.breaker.maxConnections));
+    this.sessions = new Array(this.kept).fill(undefined);
+    this.streams = new Array(this.kept).fill(0);
+    this.idleSince = new Array(this.kept).fill(0);
+    if (plan.idleTimeoutMs > 0) {
+      // One coarse sweep instead of a timer per connection: an idle connection closes
+      // between idle_timeout and 1.25 × idle_timeout (at most a minute late).
+      this.idleTimer = setInterval(() => this.closeIdle(), Math.max(10, Math.min(plan.idleTimeoutMs / 4, 60_000)));
+      this.idleTimer.unref();
+    }
     const h2 = plan.http2 ?? ENVOY_HTTP2_DEFAULTS;
     this.maxStreams = Math.max(1, h2.maxConcurrentStreams);
     this.windows = { stream: Math.min(h2.initialStreamWindowSize, 2 ** 31 - 1), connection: Math.min(h2.initialConnectionWindowSize, 2 ** 31 - 1) };
@@ -156,22 +192,26 @@ export class Upstream {
   /**
    * Sends one call through this host's breaker, once a stream is free. Resolves
    * with the response headers and stream; rejects with UpstreamFailure, with
-   * UpstreamRefused when max_pending_requests calls already wait for a stream or
-   * none came free within the per-try timeout, or with opossum's EOPENBREAKER
-   * error when the breaker refuses it.
+   * UpstreamRefused when the cluster's max_requests streams are open, when
+   * max_pending_requests calls already wait for a stream, or when none came free
+   * within the per-try timeout, or with opossum's EOPENBREAKER error when the
+   * breaker refuses it.
    */
   fire(req: UpstreamRequest): Promise<UpstreamResponse> {
-    if (this.waiting.length === 0 && this.hasFreeStream()) return this.breaker.fire(req);
-    // Every connection carries max_concurrent_streams and max_connections are open: the call
-    // waits for a stream, before the breaker, so that neither the wait nor an overflow counts
-    // against the host's health.
-    if (this.waiting.length >= this.plan.breaker.maxPendingRequests) {
-      return Promise.reject(new UpstreamRefused('UPSTREAM_OVERLOADED', `the ${this.plan.name} service has ${this.waiting.length} calls waiting for a stream (max_pending_requests)`));
+    if (this.waiting.length === 0 && this.findConnection() >= 0) return this.attach(req);
+    // Every connection carries max_concurrent_streams and the cluster has max_connections
+    // open: the call waits for a stream, before the breaker, so that neither the wait nor an
+    // overflow counts against the host's health.
+    const r = this.resources;
+    if (r.pending >= r.limits.maxPendingRequests) {
+      return Promise.reject(new UpstreamRefused('UPSTREAM_OVERLOADED', `the ${this.plan.name} service has ${r.pending} calls waiting for a stream (max_pending_requests)`));
     }
     return new Promise((resolve, reject) => {
       const since = performance.now();
+      r.pending++;
       const waiter: Waiter = {
         give: (go) => {
+          r.pending--;
           if (waiter.timer) clearTimeout(waiter.timer);
           if (!go) {
             reject(new UpstreamFailure(`the connections to the ${this.plan.name} service are closing`));
@@ -179,18 +219,32 @@ export class Upstream {
           }
           // The per-try timeout counts from the call's arrival, waiting included.
           const left = req.headersTimeoutMs > 0 ? Math.max(1, req.headersTimeoutMs - (performance.now() - since)) : 0;
-          this.breaker.fire(left === req.headersTimeoutMs ? req : { ...req, headersTimeoutMs: left }).then(resolve, reject);
+          this.attach(left === req.headersTimeoutMs ? req : { ...req, headersTimeoutMs: left }).then(resolve, reject);
         },
       };
       if (req.headersTimeoutMs > 0) {
         waiter.timer = setTimeout(() => {
           const k = this.waiting.indexOf(waiter);
           if (k >= 0) this.waiting.splice(k, 1);
+          r.pending--;
           reject(new UpstreamRefused('UPSTREAM_OVERLOADED', `no stream to the ${this.plan.name} service came free within ${req.headersTimeoutMs} ms (max_concurrent_streams)`));
         }, req.headersTimeoutMs);
       }
       this.waiting.push(waiter);
     });
+  }
+
+  /**
+   * Sends a call that has a stream free through the breaker. As in Envoy, max_requests
+   * is checked when the call gets its stream, so calls waiting for one are counted only
+   * against max_pending_requests.
+   */
+  private attach(req: UpstreamRequest): Promise<UpstreamResponse> {
+    const r = this.resources;
+    if (r.requests >= r.limits.maxRequests) {
+      return Promise.reject(new UpstreamRefused('UPSTREAM_OVERLOADED', `the ${this.plan.name} service has ${r.requests} calls in flight (max_requests)`));
+    }
+    return this.breaker.fire(req);
   }
 
   /** Open connections to this host, streams open on them, and calls waiting for a stream. */
@@ -203,39 +257,60 @@ export class Upstream {
   close(): void {
     this.stopped = true;
     if (this.healthTimer) clearTimeout(this.healthTimer);
+    if (this.idleTimer) clearInterval(this.idleTimer);
     this.checker?.close();
     this.breaker.shutdown();
     for (const s of this.sessions) s?.close();
     for (const w of this.waiting.splice(0)) w.give(false);
   }
 
-  private hasFreeStream(): boolean {
-    return this.sessions.length < this.plan.breaker.maxConnections || this.streams.some((n) => n < this.maxStreams);
+  private live(i: number): boolean {
+    const s = this.sessions[i];
+    return s !== undefined && !s.closed && !s.destroyed;
   }
 
   /**
-   * The connection for the next stream: the next in turn with fewer than
-   * max_concurrent_streams open, else a new one while max_connections allows;
-   * -1 when every connection is full.
+   * Where the next stream goes, as Envoy's pool picks it: the kept connections in turn,
+   * then an extra connection with room, then a new connection while the cluster has fewer
+   * than max_connections open (`sessions.length` for a new slot). -1 when none can take it.
    */
-  private pickConnection(): number {
+  private findConnection(): number {
+    const r = this.resources;
+    const canOpen = r.connections < r.limits.maxConnections;
+    for (let k = 0; k < this.kept; k++) {
+      const i = (this.next + k) % this.kept;
+      if (this.live(i) ? this.streams[i] < this.maxStreams : canOpen) return i;
+    }
     const n = this.sessions.length;
-    for (let k = 0; k < n; k++) {
-      const i = (this.next + k) % n;
-      if (this.streams[i] < this.maxStreams) {
-        this.next = i + 1;
+    let closed = -1;
+    for (let i = this.kept; i < n; i++) {
+      if (!this.live(i)) {
+        if (closed < 0) closed = i;
+      } else if (this.streams[i] < this.maxStreams) {
         return i;
       }
     }
-    if (n >= this.plan.breaker.maxConnections) return -1;
-    this.sessions.push(undefined);
-    this.streams.push(0);
-    return n;
+    if (!canOpen) return -1;
+    return closed >= 0 ? closed : n;
+  }
+
+  /** Takes the connection {@link findConnection} names; -1 when every one is full. */
+  private pickConnection(): number {
+    const i = this.findConnection();
+    if (i < 0) return -1;
+    if (i < this.kept) this.next = i + 1;
+    if (i === this.sessions.length) {
+      this.sessions.push(undefined);
+      this.streams.push(0);
+      this.idleSince.push(0);
+    }
+    return i;
   }
 
   /** A stream on connection i has ended: its place goes to the oldest waiting call. */
   private streamEnded(i: number): void {
-    this.streams[i]--;
+    this.resources.requests--;
+    if (--this.streams[i] === 0) this.idleSince[i] = performance.now();
     this.serveWaiting();
   }
 
@@ -244,15 +319,42 @@ export class Upstream {
    * (the breaker runs the attempt synchronously); one the breaker refuses takes none,
    * and the next waiting call gets the chance.
    */
-  private serveWaiting(): void {
-    while (this.waiting.length > 0 && this.hasFreeStream()) this.waiting.shift()!.give(true);
+  serveWaiting(): void {
+    while (this.waiting.length > 0 && this.findConnection() >= 0) this.waiting.shift()!.give(true);
+  }
+
+  /** Closes connections that have had no stream open for the cluster's idle_timeout. */
+  private closeIdle(): void {
+    const cutoff = performance.now() - this.plan.idleTimeoutMs;
+    for (let i = 0; i < this.sessions.length; i++) {
+      const s = this.sessions[i];
+      if (!s || this.streams[i] > 0 || this.idleSince[i] > cutoff || s.connecting) continue;
+      this.log.debug({ cluster: this.plan.name, address: this.address }, 'closing an idle upstream connection');
+      this.drop(i, s);
+      s.close();
+    }
+  }
+
+  /** Connection i is gone (closed, failed or going away): it no longer counts against max_connections. */
+  private drop(i: number, session: http2.ClientHttp2Session): void {
+    if (this.sessions[i] !== session) return;
+    this.sessions[i] = undefined;
+    const r = this.resources;
+    r.connections--;
+    // A call waiting on another host for max_connections may open a connection now.
+    if (r.pending > 0) process.nextTick(wakeHosts, r);
   }
 
   private session(i: number): http2.ClientHttp2Session {
     const existing = this.sessions[i];
-    if (existing && !existing.closed && !existing.destroyed) return existing;
+    if (existing) {
+      if (!existing.closed && !existing.destroyed) return existing;
+      this.drop(i, existing);
+    }
     // The cluster's http2_protocol_options windows (Envoy's 256 MiB where envoy.yaml is silent).
     const session = http2.connect(`http://${this.address}`, { settings: { enablePush: false, initialWindowSize: this.windows.stream } });
+    this.resources.connections++;
+    this.idleSince[i] = performance.now();
     const connectTimer = setTimeout(() => {
       if (!session.connecting) return;
       session.destroy(new Error(`connect timeout after ${this.plan.connectTimeoutMs} ms`));
@@ -263,7 +365,7 @@ export class Upstream {
     });
     const forget = () => {
       clearTimeout(connectTimer);
-      if (this.sessions[i] === session) this.sessions[i] = undefined;
+      this.drop(i, session);
     };
     session.on('error', (err) => {
       this.log.debug({ cluster: this.plan.name, err: err.message }, 'upstream connection error');
@@ -298,6 +400,7 @@ export class Upstream {
       return;
     }
     this.streams[i]++;
+    this.resources.requests++;
     let settled = false;
     const timer =
       req.headersTimeoutMs > 0
@@ -346,14 +449,17 @@ interface Waiter {
 
 /**
  * One cluster of envoy.yaml: its hosts (one Upstream each), the lb_policy that
- * picks a host per call, and the thresholds Envoy applies to the whole cluster
- * (max_requests, max_retries). A host whose breaker is open (ejected, in Envoy's
+ * picks a host per call, and the thresholds Envoy applies to the whole cluster:
+ * max_retries here, max_requests, max_pending_requests and max_connections in the
+ * {@link ClusterResources} its hosts share. A host whose breaker is open (ejected, in Envoy's
  * words) is not picked; a retry picks again, so it usually lands on another
  * host. Only when every host refuses do calls fail fast with
  * UPSTREAM_CIRCUIT_OPEN.
  */
 export class Cluster {
   readonly hosts: Upstream[];
+  /** The counts behind the thresholds the hosts share: max_requests, max_pending_requests, max_connections. */
+  readonly resources: ClusterResources;
   /** Calls in flight per host, for LEAST_REQUEST. */
   private readonly hostActive: number[];
   private next = 0;
@@ -368,7 +474,8 @@ export class Cluster {
     private readonly random: () => number = Math.random,
   ) {
     if (addresses.length === 0) throw new Error(`cluster ${plan.name} has no address`);
-    this.hosts = addresses.map((a) => new Upstream(plan, a, connections, log));
+    this.resources = new ClusterResources(plan.breaker);
+    this.hosts = addresses.map((a) => new Upstream(plan, a, connections, log, this.resources));
     this.hostActive = this.hosts.map(() => 0);
   }
 
@@ -383,6 +490,7 @@ export class Cluster {
     return closed === this.hosts.length ? 'closed' : open === this.hosts.length ? 'open' : 'partial';
   }
 
+  /** Calls sent to the cluster and not yet finished, those waiting for a stream included. */
   get inFlight(): number {
     return this.active;
   }
@@ -398,9 +506,6 @@ export class Cluster {
    * has finished.
    */
   async send(req: UpstreamRequest, isRetry = false, avoid?: readonly number[]): Promise<UpstreamResponse> {
-    if (this.active >= this.plan.breaker.maxRequests) {
-      throw new UpstreamRefused('UPSTREAM_OVERLOADED', `the ${this.plan.name} service has ${this.active} calls in flight (max_requests)`);
-    }
     if (isRetry) {
       if (this.retrying >= this.plan.breaker.maxRetries) throw new UpstreamRefused('UPSTREAM_OVERLOADED', `too many retries in flight to the ${this.plan.name} service (max_retries)`);
       this.retrying++;
