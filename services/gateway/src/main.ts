@@ -10,6 +10,7 @@ import { validateEnvoyFile, validateRateLimitFile } from './envoy/validate';
 import { GlobalRateLimits, LocalTokenBucket } from './limits/rate-limits';
 import { listen } from './listener';
 import { createGateway, type PlainHandler } from './proxy/gateway';
+import { useLeanAsyncResourceBind } from './proxy/async-resource-bind';
 import { GatewayMetrics } from './proxy/metrics';
 import { Cluster } from './proxy/upstream';
 import { staticFiles } from './web/static-files';
@@ -35,6 +36,8 @@ export async function startGateway(env?: Record<string, string | undefined>, opt
   }
   const plan = readGatewayPlan(config.ENVOY_CONFIG_FILE, config.RATELIMIT_CONFIG_FILE);
   for (const item of plan.unsupported) log.warn({ item }, `envoy config: not implemented by the local gateway: ${item}`);
+  // Node 20 pays for a deprecation wrapper on every upstream HTTP/2 request; see the module.
+  if (useLeanAsyncResourceBind()) log.debug('AsyncResource.prototype.bind replaced by one without the DEP0172 accessors');
 
   // envoy.yaml names production hosts; locally each cluster runs at a configured address.
   const localAddresses: Record<string, string[]> = {
