@@ -61,7 +61,7 @@ export class GatewayMetrics {
         },
       });
     perHost('coursereg_gateway_upstream_connections', 'Open HTTP/2 connections per host', (h) => h.pool.connections);
-    perHost('coursereg_gateway_upstream_pending', 'Calls waiting for a stream per host (every connection at max_concurrent_streams and max_connections reached)', (h) => h.pool.waiting);
+    perHost('coursereg_gateway_upstream_pending', 'Calls waiting for a stream per host (its connections at max_concurrent_streams and the cluster at max_connections)', (h) => h.pool.waiting);
   }
 
   // Label sets repeat (a few routes × protocols × codes), so each one's child is looked up once.

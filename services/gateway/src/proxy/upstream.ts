@@ -36,7 +36,7 @@ export class UpstreamFailure extends Error {
   }
 }
 
-/** The breaker is open, or the cluster's max_requests or a host's max_pending_requests is reached: the call was not attempted. */
+/** The breaker is open, or the cluster's max_requests or max_pending_requests is reached: the call was not attempted. */
 export class UpstreamRefused extends Error {
   constructor(
     readonly reason: 'UPSTREAM_CIRCUIT_OPEN' | 'UPSTREAM_OVERLOADED',
@@ -76,7 +76,7 @@ function noRelease(): void {}
  * One host of a cluster: a few long-lived HTTP/2 connections to its address, a
  * circuit breaker (opossum) standing in for Envoy's outlier detection of that
  * host, and active gRPC health checks. {@link Cluster} spreads calls over its
- * hosts and holds the cluster-wide thresholds.
+ * hosts and holds max_retries; the other thresholds are counted in the {@link ClusterResources} the hosts share.
  *
  * Mapping from envoy.yaml: consecutive_5xx/consecutive_gateway_failure → the
  * breaker's volume threshold (it opens when at least that many calls in the
