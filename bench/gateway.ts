@@ -57,6 +57,8 @@ const USAGE = `usage: npm run bench:gateway -- [options]
   --candidate-entry PATH a second gateway, started from this entry beside the first, measured in the same
                          run (phases cand-h1, cand-h2; the default order becomes direct,web-h1,cand-h1,
                          web-h2,cand-h2). For A/B comparisons that the machine's drift between runs would hide.
+  --candidate-node-options=S  NODE_OPTIONS for the candidate gateway instead of the gateway's (say, V8 heap
+                         flags); without --candidate-entry the candidate runs the gateway's own entry
   --profile              CPU-profile the gateway during the measured windows of its phases
                          (starts it through bench/lib/gateway-profiled.ts; adds sampling overhead)
   --keep-db              leave the database coursereg_bench_gw after the run (dropped by default)
@@ -91,6 +93,7 @@ interface Settings {
   callDeadlineS: number;
   gatewayEntry: string;
   candidateEntry?: string;
+  candidateNodeOptions?: string;
   profile: boolean;
   keepDb: boolean;
   strict: boolean;
@@ -118,6 +121,7 @@ function parseSettings(argv: string[]): Settings {
         'local-limit': { type: 'string', default: 'keep' },
         'gateway-entry': { type: 'string', default: 'services/gateway/src/main.ts' },
         'candidate-entry': { type: 'string' },
+        'candidate-node-options': { type: 'string' },
         'upstream-connections': { type: 'string' },
         'gateway-node-options': { type: 'string' },
         'call-deadline': { type: 'string', default: '10' },
@@ -142,7 +146,8 @@ function parseSettings(argv: string[]): Settings {
     }
     return n;
   };
-  const candidateEntry = values['candidate-entry'];
+  const candidateNodeOptions = values['candidate-node-options'];
+  const candidateEntry = values['candidate-entry'] ?? (candidateNodeOptions !== undefined ? values['gateway-entry']! : undefined);
   let order: GatewayTarget[];
   if (values.order !== undefined) order = values.order.split(',').map((s) => s.trim()).filter(Boolean) as GatewayTarget[];
   else if (candidateEntry !== undefined) order = ['direct', 'web-h1', 'cand-h1', 'web-h2', 'cand-h2'];
@@ -168,6 +173,7 @@ function parseSettings(argv: string[]): Settings {
     callDeadlineS: num('call-deadline', values['call-deadline'], 0.1, 3600, false),
     gatewayEntry: values['gateway-entry']!,
     candidateEntry,
+    candidateNodeOptions,
     profile: values.profile!,
     keepDb: values['keep-db']!,
     strict: values.strict!,
@@ -387,7 +393,9 @@ async function main(): Promise<void> {
     let candidateAddr: string | undefined;
     if (s.candidateEntry !== undefined) {
       log(`starting the candidate gateway at ${addr(candidatePort)} from ${s.candidateEntry}`);
-      candidate = startTs('candidate', s.candidateEntry, { ...gatewayEnv, GATEWAY_PORT: String(candidatePort), GATEWAY_METRICS_PORT: String(candidateMetricsPort) }, dir);
+      const candidateEnv: Record<string, string> = { ...gatewayEnv, GATEWAY_PORT: String(candidatePort), GATEWAY_METRICS_PORT: String(candidateMetricsPort) };
+      if (s.candidateNodeOptions !== undefined) candidateEnv.NODE_OPTIONS = [process.env.NODE_OPTIONS, s.candidateNodeOptions].filter(Boolean).join(' ');
+      candidate = startTs('candidate', s.candidateEntry, candidateEnv, dir);
       if ((await waitMetricsOrSettled(candidate, candidateMetricsPort, 60_000)) !== 'metrics') throw new Error(`the candidate gateway did not serve metrics on ${candidateMetricsPort}; see ${candidate.logFile}`);
       candidateAddr = addr(candidatePort);
       candidatePid = candidate.proc.pid ?? -1;
@@ -592,7 +600,7 @@ async function main(): Promise<void> {
   }
   if (s.candidateEntry !== undefined) {
     conditions.push(
-      `cand-h1 and cand-h2 are a second gateway started from ${s.candidateEntry} with the same environment (other ports), driven exactly as web-h1 and web-h2; both gateways count limits in the same Redis keys, one phase at a time; in those phases the "gateway" CPU columns are the candidate's`,
+      `cand-h1 and cand-h2 are a second gateway started from ${s.candidateEntry} with the same environment (other ports${s.candidateNodeOptions !== undefined ? `; NODE_OPTIONS ${s.candidateNodeOptions} instead of the gateway's` : ''}), driven exactly as web-h1 and web-h2; both gateways count limits in the same Redis keys, one phase at a time; in those phases the "gateway" CPU columns are the candidate's`,
     );
     for (const [main, cand] of [['web-h1', 'cand-h1'], ['web-h2', 'cand-h2']] as const) {
       const m = summary.find((x) => x.target === main);
