@@ -3,6 +3,7 @@ import { request } from 'node:http';
 import { cpus, loadavg } from 'node:os';
 import { join, relative } from 'node:path';
 import { parseArgs } from 'node:util';
+import { DEFAULT_UPSTREAM_CONNECTIONS } from '../services/gateway/src/config';
 import { TokenSigner } from '../services/shared/src/auth';
 import type { GatewayClientPlan, ParentMsg, PhaseResult } from './gateway-client';
 import { RESULTS_DIR, ROOT } from './lib/config';
@@ -403,7 +404,7 @@ async function main(): Promise<void> {
     let bareAddr: string | undefined;
     let bareH1Addr: string | undefined;
     if (s.order.some((t) => BARE_TARGETS.has(t))) {
-      bare = new ClientProc(startTs('bare-proxy', 'bench/lib/bare-proxy.ts', { COURSE_SERVICE_ADDR: addr(coursePort), BARE_PROXY_PORT: '0', BARE_PROXY_CONNECTIONS: String(s.upstreamConnections ?? 2) }, dir, { ipc: true }));
+      bare = new ClientProc(startTs('bare-proxy', 'bench/lib/bare-proxy.ts', { COURSE_SERVICE_ADDR: addr(coursePort), BARE_PROXY_PORT: '0', BARE_PROXY_CONNECTIONS: String(s.upstreamConnections ?? DEFAULT_UPSTREAM_CONNECTIONS) }, dir, { ipc: true }));
       const { port, h1Port } = await bare.next<{ port: number; h1Port: number }>('ready', 60_000);
       bareAddr = addr(port);
       bareH1Addr = addr(h1Port);
@@ -589,13 +590,13 @@ async function main(): Promise<void> {
     `${s.tokens} student tokens (ES256, signed with the bench dev key in ${relative(ROOT, gatewayBenchConfig.keysDir)}), used round robin: at most ${perToken.toFixed(2)} calls/s per token on average in any gateway phase; ${fmtInt(studentHeader)} of ${fmtInt(gwAnswers)} gateway answers in the windows carried x-ratelimit-limit: 20 (the per-student limit was checked and was the tightest); gateway rate-limit refusals: ${limitedAny}; limit checks that failed open: ${failedOpen}`,
     `every token was used once on each path before measuring (${primeSummary}), so the gateway's and the service's caches of verified tokens are warm; each phase has a ${s.warmup} s warm-up on fresh connections before its ${s.seconds} s window`,
     `load: ${s.concurrency} calls in flight (closed loop) from ${s.clientProcs} client process(es) (bench/gateway-client.ts); direct and web-h2 use the same HTTP/2 client (bench/lib/h2grpc.ts) with ${s.h2Connections} connection(s) per process, differing only in content-type (application/grpc vs application/grpc-web+proto); web-h1 uses an undici Pool of ${h1Sockets} keep-alive sockets per process, one call per socket at a time (bench/lib/grpcweb-h1.ts), sending content-type application/grpc-web+proto, x-grpc-web: 1, x-user-agent, grpc-timeout and authorization, and no Origin (so no CORS headers)`,
-    `the gateway keeps ${s.upstreamConnections ?? 'its default number of'} HTTP/2 connection(s) to the course service (GATEWAY_UPSTREAM_CONNECTIONS); its student and registration clusters point at unused ports (their health checks fail and their circuits open; no bench call goes there)`,
+    `the gateway keeps ${s.upstreamConnections ?? DEFAULT_UPSTREAM_CONNECTIONS} HTTP/2 connection(s) to the course service (GATEWAY_UPSTREAM_CONNECTIONS); its student and registration clusters point at unused ports (their health checks fail and their circuits open; no bench call goes there)`,
     `calls/s counts OK answers with a full page (compared byte for byte with the first answer) that arrived in the window; latency is from the client sending to the whole answer; ratios compare calls/s summed over all rounds, and per round against the direct phase of the same round`,
     `child services run with NODE_ENV=production, LOG_LEVEL=${gatewayBenchConfig.logLevel}; the database is ${s.keepDb ? 'kept (--keep-db)' : 'dropped at the end'}`,
   ];
   if (s.order.some((t) => BARE_TARGETS.has(t))) {
     conditions.push(
-      `bare-h1 and bare-h2 are references, not targets: the web-h1 and web-h2 clients against bench/lib/bare-proxy.ts, a bare Node proxy (HTTP/1.1 and HTTP/2 servers) with ${s.upstreamConnections ?? 2} HTTP/2 connection(s) to the course service that only turns gRPC-web into gRPC and back (no JWT, limits, breaker, retries, deadlines or metrics); in those phases the "gateway" CPU columns are the bare proxy's`,
+      `bare-h1 and bare-h2 are references, not targets: the web-h1 and web-h2 clients against bench/lib/bare-proxy.ts, a bare Node proxy (HTTP/1.1 and HTTP/2 servers) with ${s.upstreamConnections ?? DEFAULT_UPSTREAM_CONNECTIONS} HTTP/2 connection(s) to the course service that only turns gRPC-web into gRPC and back (no JWT, limits, breaker, retries, deadlines or metrics); in those phases the "gateway" CPU columns are the bare proxy's`,
     );
   }
   if (s.candidateEntry !== undefined) {
@@ -652,7 +653,7 @@ async function main(): Promise<void> {
       pageSize: s.pageSize,
       addressLimitPerSecond: s.addressLimit,
       localTokenBucket: envoy.bucket,
-      upstreamConnections: s.upstreamConnections ?? 'gateway default',
+      upstreamConnections: s.upstreamConnections ?? DEFAULT_UPSTREAM_CONNECTIONS,
       callDeadlineSeconds: s.callDeadlineS,
       profile: s.profile,
       ports: { course: coursePort, gateway: gatewayPort, gatewayMetrics: gatewayMetricsPort },

@@ -23,7 +23,7 @@ import { trailerFrame } from '../../services/gateway/src/proxy/grpc-web';
  */
 
 const upstreamAddr = process.env.COURSE_SERVICE_ADDR ?? '127.0.0.1:50051';
-const connections = Math.max(1, Number(process.env.BARE_PROXY_CONNECTIONS ?? 2));
+const connections = Math.max(1, Number(process.env.BARE_PROXY_CONNECTIONS ?? 1));
 const sessions = Array.from({ length: connections }, () => http2.connect(`http://${upstreamAddr}`));
 for (const s of sessions) s.on('error', (err) => console.error(`upstream connection error: ${err.message}`));
 let next = 0;

@@ -10,6 +10,9 @@ function addresses(defaultValue: string) {
     .transform((v) => v.split(','));
 }
 
+/** HTTP/2 connections per upstream host unless GATEWAY_UPSTREAM_CONNECTIONS says otherwise (the benchmark's bare proxy uses it too). */
+export const DEFAULT_UPSTREAM_CONNECTIONS = 1;
+
 const flag = z
   .enum(['true', 'false', '1', '0'])
   .default('false')
@@ -38,8 +41,11 @@ export function readGatewayConfig(env?: Record<string, string | undefined>) {
       // Development sign-in (/dev/identities, /dev/token). Never enable in production.
       GATEWAY_DEV_TOKENS: flag,
       GATEWAY_DEV_TOKEN_TTL_SECONDS: z.coerce.number().int().min(60).max(86400).default(8 * 3600),
-      // HTTP/2 connections kept open to each upstream (capped by the cluster's max_connections).
-      GATEWAY_UPSTREAM_CONNECTIONS: z.coerce.number().int().min(1).max(64).default(2),
+      // HTTP/2 connections per upstream host that calls take in turn (capped by the cluster's
+      // max_connections). One, as Envoy's pool keeps per host and worker: every call then
+      // shares its writes, and the service reads them in fewer, larger batches. More open only
+      // while each carries the cluster's max_concurrent_streams.
+      GATEWAY_UPSTREAM_CONNECTIONS: z.coerce.number().int().min(1).max(64).default(DEFAULT_UPSTREAM_CONNECTIONS),
       // Limit checks wait up to this long for each other, to reach Redis in one write (like the
       // rate limit service's REDIS_PIPELINE_WINDOW); 0 batches only the checks made in the same tick.
       GATEWAY_RATELIMIT_PIPELINE_WINDOW_MS: z.coerce.number().int().min(0).max(50).default(1),
