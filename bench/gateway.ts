@@ -297,6 +297,11 @@ const addInto = (to: Record<string, number>, from: Record<string, number>) => {
   return to;
 };
 
+/** This process's NODE_OPTIONS with `extra` after them, for one child gateway. */
+function withNodeOptions(extra: string): string {
+  return [process.env.NODE_OPTIONS, extra].filter(Boolean).join(' ');
+}
+
 /** For each round, `figure` of `target`'s phase over `figure` of `against`'s phase in the same round. */
 function byRound(phases: PhaseFigures[], rounds: number, target: GatewayTarget, against: GatewayTarget, figure: (p: PhaseFigures) => number): number[] {
   return Array.from({ length: rounds }, (_, i) => {
@@ -362,7 +367,7 @@ async function main(): Promise<void> {
     GATEWAY_DEV_TOKENS: 'false',
   };
   if (s.upstreamConnections !== undefined) gatewayEnv.GATEWAY_UPSTREAM_CONNECTIONS = String(s.upstreamConnections);
-  if (s.gatewayNodeOptions !== undefined) gatewayEnv.NODE_OPTIONS = [process.env.NODE_OPTIONS, s.gatewayNodeOptions].filter(Boolean).join(' ');
+  if (s.gatewayNodeOptions !== undefined) gatewayEnv.NODE_OPTIONS = withNodeOptions(s.gatewayNodeOptions);
 
   const phases: PhaseFigures[] = [];
   const samples = new Map<GatewayTarget, number[]>();
@@ -395,7 +400,7 @@ async function main(): Promise<void> {
     if (s.candidateEntry !== undefined) {
       log(`starting the candidate gateway at ${addr(candidatePort)} from ${s.candidateEntry}`);
       const candidateEnv: Record<string, string> = { ...gatewayEnv, GATEWAY_PORT: String(candidatePort), GATEWAY_METRICS_PORT: String(candidateMetricsPort) };
-      if (s.candidateNodeOptions !== undefined) candidateEnv.NODE_OPTIONS = [process.env.NODE_OPTIONS, s.candidateNodeOptions].filter(Boolean).join(' ');
+      if (s.candidateNodeOptions !== undefined) candidateEnv.NODE_OPTIONS = withNodeOptions(s.candidateNodeOptions);
       candidate = startTs('candidate', s.candidateEntry, candidateEnv, dir);
       if ((await waitMetricsOrSettled(candidate, candidateMetricsPort, 60_000)) !== 'metrics') throw new Error(`the candidate gateway did not serve metrics on ${candidateMetricsPort}; see ${candidate.logFile}`);
       candidateAddr = addr(candidatePort);

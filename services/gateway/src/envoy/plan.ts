@@ -36,8 +36,15 @@ export const ENVOY_HTTP2_DEFAULTS: Readonly<Http2Options> = Object.freeze({
   initialConnectionWindowSize: 268_435_456,
 });
 
-/** Envoy's idle timeout for upstream connections where common_http_protocol_options is silent. */
-const ENVOY_UPSTREAM_IDLE_TIMEOUT_MS = 3_600_000;
+/** Envoy's idle timeout for connections, downstream and upstream, where common_http_protocol_options is silent. */
+const ENVOY_IDLE_TIMEOUT_MS = 3_600_000;
+
+/** common_http_protocol_options.idle_timeout in ms (Envoy's 1 h where absent); its other keys are named as not implemented. */
+function commonIdleTimeoutMs(r: Reader, value: unknown, where: string): number {
+  if (value === undefined) return ENVOY_IDLE_TIMEOUT_MS;
+  const common = r.obj(value, where, ['idle_timeout']);
+  return common.idle_timeout === undefined ? ENVOY_IDLE_TIMEOUT_MS : durationMs(common.idle_timeout, `${where}.idle_timeout`);
+}
 
 const HTTP2_OPTION_KEYS = ['max_concurrent_streams', 'initial_stream_window_size', 'initial_connection_window_size'];
 
@@ -220,7 +227,7 @@ export function buildGatewayPlan(envoyDoc: unknown, rateLimitDoc: unknown): Gate
     'http2_protocol_options',
     'access_log',
   ]);
-  const common = hcm.common_http_protocol_options === undefined ? {} : r.obj(hcm.common_http_protocol_options, `${hw}.common_http_protocol_options`, ['idle_timeout']);
+  const idleTimeoutMs = commonIdleTimeoutMs(r, hcm.common_http_protocol_options, `${hw}.common_http_protocol_options`);
   const h2opts = hcm.http2_protocol_options === undefined ? {} : r.obj(hcm.http2_protocol_options, `${hw}.http2_protocol_options`, HTTP2_OPTION_KEYS);
   let accessLog = false;
   r.list(hcm.access_log, `${hw}.access_log`).forEach((entry, i) => {
@@ -286,7 +293,7 @@ export function buildGatewayPlan(envoyDoc: unknown, rateLimitDoc: unknown): Gate
       port: num(sock.port_value, 8080),
       // Envoy's defaults: streams idle 5 minutes, connections idle 1 hour.
       streamIdleTimeoutMs: hcm.stream_idle_timeout !== undefined ? durationMs(hcm.stream_idle_timeout, `${hw}.stream_idle_timeout`) : 300_000,
-      idleTimeoutMs: common.idle_timeout !== undefined ? durationMs(common.idle_timeout, `${hw}.common_http_protocol_options.idle_timeout`) : 3_600_000,
+      idleTimeoutMs,
       http2: http2Options(h2opts),
       accessLog,
     },
@@ -452,11 +459,10 @@ function readCluster(r: Reader, value: unknown, where: string): ClusterPlan {
 function readUpstreamProtocol(r: Reader, value: unknown, where: string): { http2?: Http2Options; idleTimeoutMs: number } {
   const key = 'envoy.extensions.upstreams.http.v3.HttpProtocolOptions';
   const ext = value === undefined ? {} : r.obj(value, where, [key]);
-  if (ext[key] === undefined) return { idleTimeoutMs: ENVOY_UPSTREAM_IDLE_TIMEOUT_MS };
+  if (ext[key] === undefined) return { idleTimeoutMs: ENVOY_IDLE_TIMEOUT_MS };
   const pw = `${where}.${key}`;
   const protocol = r.obj(ext[key], pw, ['explicit_http_config', 'common_http_protocol_options']);
-  const common = protocol.common_http_protocol_options === undefined ? {} : r.obj(protocol.common_http_protocol_options, `${pw}.common_http_protocol_options`, ['idle_timeout']);
-  const idleTimeoutMs = common.idle_timeout === undefined ? ENVOY_UPSTREAM_IDLE_TIMEOUT_MS : durationMs(common.idle_timeout, `${pw}.common_http_protocol_options.idle_timeout`);
+  const idleTimeoutMs = commonIdleTimeoutMs(r, protocol.common_http_protocol_options, `${pw}.common_http_protocol_options`);
   if (protocol.explicit_http_config === undefined) return { idleTimeoutMs };
   const explicit = r.obj(protocol.explicit_http_config, `${pw}.explicit_http_config`, ['http_protocol_options', 'http2_protocol_options']);
   if (explicit.http_protocol_options !== undefined) r.obj(explicit.http_protocol_options, `${pw}.explicit_http_config.http_protocol_options`, []);
