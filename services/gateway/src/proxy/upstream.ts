@@ -250,7 +250,7 @@ export class Upstream {
   /** Open connections to this host, streams open on them, and calls waiting for a stream. */
   get pool(): { connections: number; streams: number; waiting: number } {
     let connections = 0;
-    for (const s of this.sessions) if (s && !s.closed && !s.destroyed) connections++;
+    for (let i = 0; i < this.sessions.length; i++) if (this.live(i)) connections++;
     return { connections, streams: this.streams.reduce((a, b) => a + b, 0), waiting: this.waiting.length };
   }
 
