@@ -6,7 +6,7 @@ import { createRedis } from '../../shared/src/redis';
 import { readGatewayConfig } from './config';
 import { devSignIn } from './dev/dev-tokens';
 import { readGatewayPlan } from './envoy/plan';
-import { validateEnvoyFile, validateRateLimitFile } from './envoy/validate';
+import { releaseEnvoyProtos, validateEnvoyFile, validateRateLimitFile } from './envoy/validate';
 import { GlobalRateLimits, LocalTokenBucket } from './limits/rate-limits';
 import { listen } from './listener';
 import { createGateway, type PlainHandler } from './proxy/gateway';
@@ -31,6 +31,8 @@ export async function startGateway(env?: Record<string, string | undefined>, opt
   const log = createLogger('gateway', config.LOG_LEVEL, opts.logDestination);
   // The same strict check CI runs (`npm run lint:envoy`): a config Envoy would reject is not served locally either.
   const problems = [...validateEnvoyFile(config.ENVOY_CONFIG_FILE), ...validateRateLimitFile(config.RATELIMIT_CONFIG_FILE)];
+  // The gateway validates once, at start: the protos need not stay in its heap.
+  releaseEnvoyProtos();
   if (problems.length > 0) {
     throw new Error(`invalid gateway configuration:\n${problems.map((p) => `  ${p.line ? `line ${p.line}: ` : ''}${p.path}: ${p.message}`).join('\n')}`);
   }

@@ -2,6 +2,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { parse } from 'yaml';
 import {
+  loadEnvoyProtos,
+  releaseEnvoyProtos,
   validateEnvoyConfig,
   validateEnvoyFile,
   validateEnvoyYaml,
@@ -33,6 +35,17 @@ const paths = (errors: ValidationError[]) => errors.map((e) => e.path);
 
 describe('envoy.yaml', () => {
   test('validate_realEnvoyYaml_hasNoErrors', () => {
+    expect(validateEnvoyFile(ENVOY_YAML)).toEqual([]);
+  });
+
+  test('loadEnvoyProtos_keepsOneRootUntilReleased_thenValidatesWithAFreshOne', () => {
+    const first = loadEnvoyProtos();
+    expect(loadEnvoyProtos()).toBe(first);
+    releaseEnvoyProtos();
+    const second = loadEnvoyProtos();
+    expect(second).not.toBe(first);
+    expect(second.lookupType('envoy.config.bootstrap.v3.Bootstrap')).toBeDefined();
+    releaseEnvoyProtos();
     expect(validateEnvoyFile(ENVOY_YAML)).toEqual([]);
   });
 
