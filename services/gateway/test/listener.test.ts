@@ -17,8 +17,18 @@ function handler(hold: { open: boolean }) {
   };
 }
 
-const within = (ms: number, what: string, p: Promise<unknown>) =>
-  Promise.race([p, new Promise((_, reject) => setTimeout(() => reject(new Error(`${what} did not happen within ${ms} ms`)), ms))]);
+/** `p`, or a failure after `ms`; the timer is cleared either way, so nothing outlives the test. */
+async function within(ms: number, what: string, p: Promise<unknown>): Promise<unknown> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what} did not happen within ${ms} ms`)), ms);
+  });
+  try {
+    return await Promise.race([p, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
 
 describe('listener idle_timeout', () => {
   test('http2_connectionWithoutStreams_closedAfterIdleTimeout_butNotWhileAStreamIsOpen', async () => {
