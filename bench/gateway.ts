@@ -89,7 +89,8 @@ interface Settings {
   pageSize: number;
   addressLimit: number;
   localLimit?: number;
-  upstreamConnections?: number;
+  /** GATEWAY_UPSTREAM_CONNECTIONS for the gateway, its candidate and the bare proxy. */
+  upstreamConnections: number;
   gatewayNodeOptions?: string;
   callDeadlineS: number;
   gatewayEntry: string;
@@ -169,7 +170,7 @@ function parseSettings(argv: string[]): Settings {
     pageSize: num('page-size', values['page-size'], 1, 500),
     addressLimit: num('address-limit', values['address-limit'], 1, 1e12),
     localLimit: values['local-limit'] === 'keep' ? undefined : num('local-limit', values['local-limit'], 1, 1e9),
-    upstreamConnections: values['upstream-connections'] === undefined ? undefined : num('upstream-connections', values['upstream-connections'], 1, 64),
+    upstreamConnections: values['upstream-connections'] === undefined ? DEFAULT_UPSTREAM_CONNECTIONS : num('upstream-connections', values['upstream-connections'], 1, 64),
     gatewayNodeOptions: values['gateway-node-options'],
     callDeadlineS: num('call-deadline', values['call-deadline'], 0.1, 3600, false),
     gatewayEntry: values['gateway-entry']!,
@@ -365,8 +366,8 @@ async function main(): Promise<void> {
     RATELIMIT_CONFIG_FILE: rateLimits.file,
     WEB_DIST_DIR: join(dir, 'no-web-client'),
     GATEWAY_DEV_TOKENS: 'false',
+    GATEWAY_UPSTREAM_CONNECTIONS: String(s.upstreamConnections),
   };
-  if (s.upstreamConnections !== undefined) gatewayEnv.GATEWAY_UPSTREAM_CONNECTIONS = String(s.upstreamConnections);
   if (s.gatewayNodeOptions !== undefined) gatewayEnv.NODE_OPTIONS = withNodeOptions(s.gatewayNodeOptions);
 
   const phases: PhaseFigures[] = [];
@@ -409,7 +410,7 @@ async function main(): Promise<void> {
     let bareAddr: string | undefined;
     let bareH1Addr: string | undefined;
     if (s.order.some((t) => BARE_TARGETS.has(t))) {
-      bare = new ClientProc(startTs('bare-proxy', 'bench/lib/bare-proxy.ts', { COURSE_SERVICE_ADDR: addr(coursePort), BARE_PROXY_PORT: '0', BARE_PROXY_CONNECTIONS: String(s.upstreamConnections ?? DEFAULT_UPSTREAM_CONNECTIONS) }, dir, { ipc: true }));
+      bare = new ClientProc(startTs('bare-proxy', 'bench/lib/bare-proxy.ts', { COURSE_SERVICE_ADDR: addr(coursePort), BARE_PROXY_PORT: '0', BARE_PROXY_CONNECTIONS: String(s.upstreamConnections) }, dir, { ipc: true }));
       const { port, h1Port } = await bare.next<{ port: number; h1Port: number }>('ready', 60_000);
       bareAddr = addr(port);
       bareH1Addr = addr(h1Port);
@@ -595,13 +596,13 @@ async function main(): Promise<void> {
     `${s.tokens} student tokens (ES256, signed with the bench dev key in ${relative(ROOT, gatewayBenchConfig.keysDir)}), used round robin: at most ${perToken.toFixed(2)} calls/s per token on average in any gateway phase; ${fmtInt(studentHeader)} of ${fmtInt(gwAnswers)} gateway answers in the windows carried x-ratelimit-limit: 20 (the per-student limit was checked and was the tightest); gateway rate-limit refusals: ${limitedAny}; limit checks that failed open: ${failedOpen}`,
     `every token was used once on each path before measuring (${primeSummary}), so the gateway's and the service's caches of verified tokens are warm; each phase has a ${s.warmup} s warm-up on fresh connections before its ${s.seconds} s window`,
     `load: ${s.concurrency} calls in flight (closed loop) from ${s.clientProcs} client process(es) (bench/gateway-client.ts); direct and web-h2 use the same HTTP/2 client (bench/lib/h2grpc.ts) with ${s.h2Connections} connection(s) per process, differing only in content-type (application/grpc vs application/grpc-web+proto); web-h1 uses an undici Pool of ${h1Sockets} keep-alive sockets per process, one call per socket at a time (bench/lib/grpcweb-h1.ts), sending content-type application/grpc-web+proto, x-grpc-web: 1, x-user-agent, grpc-timeout and authorization, and no Origin (so no CORS headers)`,
-    `the gateway keeps ${s.upstreamConnections ?? DEFAULT_UPSTREAM_CONNECTIONS} HTTP/2 connection(s) to the course service (GATEWAY_UPSTREAM_CONNECTIONS); its student and registration clusters point at unused ports (their health checks fail and their circuits open; no bench call goes there)`,
+    `the gateway keeps ${s.upstreamConnections} HTTP/2 connection(s) to the course service (GATEWAY_UPSTREAM_CONNECTIONS); its student and registration clusters point at unused ports (their health checks fail and their circuits open; no bench call goes there)`,
     `calls/s counts OK answers with a full page (compared byte for byte with the first answer) that arrived in the window; latency is from the client sending to the whole answer; ratios compare calls/s summed over all rounds, and per round against the direct phase of the same round`,
     `child services run with NODE_ENV=production, LOG_LEVEL=${gatewayBenchConfig.logLevel}; the database is ${s.keepDb ? 'kept (--keep-db)' : 'dropped at the end'}`,
   ];
   if (s.order.some((t) => BARE_TARGETS.has(t))) {
     conditions.push(
-      `bare-h1 and bare-h2 are references, not targets: the web-h1 and web-h2 clients against bench/lib/bare-proxy.ts, a bare Node proxy (HTTP/1.1 and HTTP/2 servers) with ${s.upstreamConnections ?? DEFAULT_UPSTREAM_CONNECTIONS} HTTP/2 connection(s) to the course service that only turns gRPC-web into gRPC and back (no JWT, limits, breaker, retries, deadlines or metrics); in those phases the "gateway" CPU columns are the bare proxy's`,
+      `bare-h1 and bare-h2 are references, not targets: the web-h1 and web-h2 clients against bench/lib/bare-proxy.ts, a bare Node proxy (HTTP/1.1 and HTTP/2 servers) with ${s.upstreamConnections} HTTP/2 connection(s) to the course service that only turns gRPC-web into gRPC and back (no JWT, limits, breaker, retries, deadlines or metrics); in those phases the "gateway" CPU columns are the bare proxy's`,
     );
   }
   if (s.candidateEntry !== undefined) {
@@ -658,7 +659,7 @@ async function main(): Promise<void> {
       pageSize: s.pageSize,
       addressLimitPerSecond: s.addressLimit,
       localTokenBucket: envoy.bucket,
-      upstreamConnections: s.upstreamConnections ?? DEFAULT_UPSTREAM_CONNECTIONS,
+      upstreamConnections: s.upstreamConnections,
       callDeadlineSeconds: s.callDeadlineS,
       profile: s.profile,
       ports: { course: coursePort, gateway: gatewayPort, gatewayMetrics: gatewayMetricsPort },

@@ -1,5 +1,6 @@
 import * as http from 'node:http';
 import * as http2 from 'node:http2';
+import { DEFAULT_UPSTREAM_CONNECTIONS } from '../../services/gateway/src/config';
 import { trailerFrame } from '../../services/gateway/src/proxy/grpc-web';
 
 /**
@@ -23,7 +24,7 @@ import { trailerFrame } from '../../services/gateway/src/proxy/grpc-web';
  */
 
 const upstreamAddr = process.env.COURSE_SERVICE_ADDR ?? '127.0.0.1:50051';
-const connections = Math.max(1, Number(process.env.BARE_PROXY_CONNECTIONS ?? 1));
+const connections = Math.max(1, Number(process.env.BARE_PROXY_CONNECTIONS ?? DEFAULT_UPSTREAM_CONNECTIONS));
 const sessions = Array.from({ length: connections }, () => http2.connect(`http://${upstreamAddr}`));
 for (const s of sessions) s.on('error', (err) => console.error(`upstream connection error: ${err.message}`));
 let next = 0;

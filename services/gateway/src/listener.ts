@@ -47,13 +47,13 @@ export async function listen(
   // envoy.yaml's idle_timeout: a keep-alive connection with no request in flight closes after it.
   h1.keepAliveTimeout = listener.idleTimeoutMs;
   const h2 = http2.createServer({
-    settings: { maxConcurrentStreams: listener.http2.maxConcurrentStreams, initialWindowSize: Math.min(listener.http2.initialStreamWindowSize, 2 ** 31 - 1) },
+    settings: { maxConcurrentStreams: listener.http2.maxConcurrentStreams, initialWindowSize: listener.http2.initialStreamWindowSize },
   });
   const sessions = new Set<http2.ServerHttp2Session>();
   h2.on('session', (session) => {
     sessions.add(session);
     session.once('close', () => sessions.delete(session));
-    const connectionWindow = Math.min(listener.http2.initialConnectionWindowSize, 2 ** 31 - 1);
+    const connectionWindow = listener.http2.initialConnectionWindowSize;
     if (connectionWindow > 65_535) session.setLocalWindowSize(connectionWindow);
     // idle_timeout for HTTP/2: close the connection once it has had no open stream for that long.
     if (listener.idleTimeoutMs > 0) {

@@ -137,3 +137,13 @@ test('plan_clusterProtocolOptions_readsWindowsAndIdleTimeout_andNamesWhatItDoesN
   expect(plan.unsupported).toEqual(expect.arrayContaining([`${where}.common_http_protocol_options.max_connection_duration`, `${where}.explicit_http_config.http2_protocol_options.hpack_table_size`]));
   expect(plan.unsupported.filter((u) => u.includes('idle_timeout'))).toEqual([]);
 });
+
+test('plan_http2Windows_overHttp2sLargest_areCappedAtIt', () => {
+  const { envoy, limits } = load();
+  const course = envoy.static_resources.clusters.find((c: { name: string }) => c.name === 'course');
+  const options = course.typed_extension_protocol_options['envoy.extensions.upstreams.http.v3.HttpProtocolOptions'];
+  options.explicit_http_config.http2_protocol_options.initial_stream_window_size = 2 ** 32;
+  options.explicit_http_config.http2_protocol_options.initial_connection_window_size = 2 ** 31;
+  const plan = buildGatewayPlan(envoy, limits);
+  expect(plan.clusters.get('course')!.http2).toMatchObject({ initialStreamWindowSize: 2 ** 31 - 1, initialConnectionWindowSize: 2 ** 31 - 1 });
+});

@@ -25,6 +25,7 @@ export interface ListenerPlan {
 export interface Http2Options {
   /** Streams one connection may carry at once. Upstream, also the most the gateway opens on one connection before it opens another. */
   maxConcurrentStreams: number;
+  /** Windows as HTTP/2 can carry them: at most 2^31 - 1. */
   initialStreamWindowSize: number;
   initialConnectionWindowSize: number;
 }
@@ -48,11 +49,14 @@ function commonIdleTimeoutMs(r: Reader, value: unknown, where: string): number {
 
 const HTTP2_OPTION_KEYS = ['max_concurrent_streams', 'initial_stream_window_size', 'initial_connection_window_size'];
 
+/** The largest flow-control window HTTP/2 allows (RFC 9113, 6.9.1), so the most Node can be asked for. */
+const HTTP2_MAX_WINDOW = 2 ** 31 - 1;
+
 function http2Options(o: Obj): Http2Options {
   return {
     maxConcurrentStreams: num(o.max_concurrent_streams, ENVOY_HTTP2_DEFAULTS.maxConcurrentStreams),
-    initialStreamWindowSize: num(o.initial_stream_window_size, ENVOY_HTTP2_DEFAULTS.initialStreamWindowSize),
-    initialConnectionWindowSize: num(o.initial_connection_window_size, ENVOY_HTTP2_DEFAULTS.initialConnectionWindowSize),
+    initialStreamWindowSize: Math.min(num(o.initial_stream_window_size, ENVOY_HTTP2_DEFAULTS.initialStreamWindowSize), HTTP2_MAX_WINDOW),
+    initialConnectionWindowSize: Math.min(num(o.initial_connection_window_size, ENVOY_HTTP2_DEFAULTS.initialConnectionWindowSize), HTTP2_MAX_WINDOW),
   };
 }
 

@@ -2,7 +2,7 @@ import * as http2 from 'node:http2';
 import CircuitBreaker from 'opossum';
 import { HealthChecker } from '../../../shared/src/health';
 import type { Logger } from '../../../shared/src/logger';
-import { ENVOY_HTTP2_DEFAULTS, type ClusterPlan } from '../envoy/plan';
+import { ENVOY_HTTP2_DEFAULTS, type ClusterPlan, type Http2Options } from '../envoy/plan';
 
 /** What the upstream answered with: its headers and the stream its body and trailers arrive on. */
 export interface UpstreamResponse {
@@ -104,7 +104,8 @@ export class Upstream {
   /** Calls waiting for a stream, oldest first: Envoy's pending requests, up to max_pending_requests. */
   private readonly waiting: Waiter[] = [];
   private readonly maxStreams: number;
-  private readonly windows: { stream: number; connection: number };
+  /** The cluster's http2_protocol_options (Envoy's defaults where envoy.yaml is silent). */
+  private readonly h2: Http2Options;
   private next = 0;
   private healthTimer?: NodeJS.Timeout;
   private checker?: HealthChecker;
@@ -130,9 +131,8 @@ export class Upstream {
       this.idleTimer = setInterval(() => this.closeIdle(), Math.max(10, Math.min(plan.idleTimeoutMs / 4, 60_000)));
       this.idleTimer.unref();
     }
-    const h2 = plan.http2 ?? ENVOY_HTTP2_DEFAULTS;
-    this.maxStreams = Math.max(1, h2.maxConcurrentStreams);
-    this.windows = { stream: Math.min(h2.initialStreamWindowSize, 2 ** 31 - 1), connection: Math.min(h2.initialConnectionWindowSize, 2 ** 31 - 1) };
+    this.h2 = plan.http2 ?? ENVOY_HTTP2_DEFAULTS;
+    this.maxStreams = Math.max(1, this.h2.maxConcurrentStreams);
     const outlier = plan.outlier ?? { consecutiveFailures: 5, intervalMs: 10_000, baseEjectionMs: 30_000, unejectOnHealthCheck: true };
     this.breaker = new CircuitBreaker((req: UpstreamRequest) => this.attempt(req), {
       timeout: false,
@@ -352,7 +352,7 @@ export class Upstream {
       this.drop(i, existing);
     }
     // The cluster's http2_protocol_options windows (Envoy's 256 MiB where envoy.yaml is silent).
-    const session = http2.connect(`http://${this.address}`, { settings: { enablePush: false, initialWindowSize: this.windows.stream } });
+    const session = http2.connect(`http://${this.address}`, { settings: { enablePush: false, initialWindowSize: this.h2.initialStreamWindowSize } });
     this.resources.connections++;
     this.idleSince[i] = performance.now();
     const connectTimer = setTimeout(() => {
@@ -361,7 +361,7 @@ export class Upstream {
     }, this.plan.connectTimeoutMs);
     session.once('connect', () => {
       clearTimeout(connectTimer);
-      if (this.windows.connection > 65_535) session.setLocalWindowSize(this.windows.connection);
+      if (this.h2.initialConnectionWindowSize > 65_535) session.setLocalWindowSize(this.h2.initialConnectionWindowSize);
     });
     const forget = () => {
       clearTimeout(connectTimer);
