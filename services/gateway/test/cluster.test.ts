@@ -166,11 +166,11 @@ test('maxConcurrentStreams_moreCallsThanOneConnectionCarries_opensAnotherConnect
   expect(c.inFlight).toBe(0);
 });
 
-/** A cluster of host 0 allowed one connection of one stream, with that stream taken by a held call. */
-async function oneStreamBusy(maxPendingRequests: number): Promise<{ c: Cluster; first: Promise<unknown> }> {
+/** A cluster of host 0 allowed one connection of one stream (and `breaker`'s other thresholds), with that stream taken by a held call. */
+async function oneStreamBusy(breaker: Pick<ClusterPlan['breaker'], 'maxPendingRequests'> & Partial<ClusterPlan['breaker']>): Promise<{ c: Cluster; first: Promise<unknown> }> {
   const c = cluster('ROUND_ROBIN', [hosts[0].address], undefined, {
     http2: { ...ENVOY_HTTP2_DEFAULTS, maxConcurrentStreams: 1 },
-    breaker: { maxConnections: 1, maxPendingRequests, maxRequests: 100, maxRetries: 3 },
+    breaker: { maxConnections: 1, maxRequests: 100, maxRetries: 3, ...breaker },
   });
   hosts[0].hold = true;
   const first = c.send(request());
@@ -179,7 +179,7 @@ async function oneStreamBusy(maxPendingRequests: number): Promise<{ c: Cluster; 
 }
 
 test('maxConnectionsReached_aCallWaitsForAStream_andOnePastMaxPendingIsRefused', async () => {
-  const { c, first } = await oneStreamBusy(1);
+  const { c, first } = await oneStreamBusy({ maxPendingRequests: 1 });
 
   // The one connection carries its one stream: the next call waits, the one after is refused.
   const second = c.send(request());
@@ -207,7 +207,7 @@ test('maxConnectionsReached_aCallWaitsForAStream_andOnePastMaxPendingIsRefused',
 });
 
 test('waitingForAStream_longerThanThePerTryTimeout_isRefusedWithoutCountingAgainstTheHost', async () => {
-  const { c, first } = await oneStreamBusy(10);
+  const { c, first } = await oneStreamBusy({ maxPendingRequests: 10 });
   const started = Date.now();
   await expect(c.send({ ...request(), headersTimeoutMs: 100 })).rejects.toMatchObject({ constructor: UpstreamRefused, reason: 'UPSTREAM_OVERLOADED' });
   expect(Date.now() - started).toBeGreaterThanOrEqual(90);
@@ -221,13 +221,7 @@ test('waitingForAStream_longerThanThePerTryTimeout_isRefusedWithoutCountingAgain
 test('maxRequests_countsCallsThatHaveAStream_notThoseWaitingForOne', async () => {
   // Envoy checks max_requests when a call gets its stream; a waiting call counts only
   // against max_pending_requests.
-  const c = cluster('ROUND_ROBIN', [hosts[0].address], undefined, {
-    http2: { ...ENVOY_HTTP2_DEFAULTS, maxConcurrentStreams: 1 },
-    breaker: { maxConnections: 1, maxPendingRequests: 5, maxRequests: 1, maxRetries: 3 },
-  });
-  hosts[0].hold = true;
-  const first = c.send(request());
-  await waitFor(() => hosts[0].hits === 1);
+  const { c, first } = await oneStreamBusy({ maxPendingRequests: 5, maxRequests: 1 });
   const second = c.send(request());
   await waitFor(() => c.resources.pending === 1);
   expect(c.resources.requests).toBe(1);

@@ -121,10 +121,15 @@ test('plan_clusterWithSeveralEndpoints_keepsEachAddress_andNamesAnUnsupportedLbP
   expect(plan.unsupported).toContain('static_resources.clusters[0].lb_policy RING_HASH (the gateway uses round robin)');
 });
 
+/** The course cluster's HttpProtocolOptions in a loaded envoy.yaml, to change in place. */
+function courseProtocolOptions(envoy: any): any {
+  const course = envoy.static_resources.clusters.find((c: { name: string }) => c.name === 'course');
+  return course.typed_extension_protocol_options['envoy.extensions.upstreams.http.v3.HttpProtocolOptions'];
+}
+
 test('plan_clusterProtocolOptions_readsWindowsAndIdleTimeout_andNamesWhatItDoesNotImplement', () => {
   const { envoy, limits } = load();
-  const course = envoy.static_resources.clusters.find((c: { name: string }) => c.name === 'course');
-  const options = course.typed_extension_protocol_options['envoy.extensions.upstreams.http.v3.HttpProtocolOptions'];
+  const options = courseProtocolOptions(envoy);
   options.common_http_protocol_options = { idle_timeout: '60s', max_connection_duration: '600s' };
   options.explicit_http_config.http2_protocol_options.initial_stream_window_size = 1_048_576;
   options.explicit_http_config.http2_protocol_options.hpack_table_size = 0;
@@ -140,8 +145,7 @@ test('plan_clusterProtocolOptions_readsWindowsAndIdleTimeout_andNamesWhatItDoesN
 
 test('plan_http2Windows_overHttp2sLargest_areCappedAtIt', () => {
   const { envoy, limits } = load();
-  const course = envoy.static_resources.clusters.find((c: { name: string }) => c.name === 'course');
-  const options = course.typed_extension_protocol_options['envoy.extensions.upstreams.http.v3.HttpProtocolOptions'];
+  const options = courseProtocolOptions(envoy);
   options.explicit_http_config.http2_protocol_options.initial_stream_window_size = 2 ** 32;
   options.explicit_http_config.http2_protocol_options.initial_connection_window_size = 2 ** 31;
   const plan = buildGatewayPlan(envoy, limits);
