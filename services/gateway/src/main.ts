@@ -103,8 +103,8 @@ export async function startGateway(env?: Record<string, string | undefined>, opt
     upstreams,
     /**
      * Drains like Envoy: no new connections, GOAWAY to HTTP/2 callers, and calls in
-     * flight get up to SHUTDOWN_GRACE_MS to finish. Streams already answering, and
-     * any call still open when the grace period ends, are ended with UNAVAILABLE
+     * flight get up to SHUTDOWN_GRACE_MS to finish. Streams without a deadline already
+     * answering, and any call still open when the grace period ends, are ended with UNAVAILABLE
      * so callers reopen them elsewhere; then every connection closes.
      */
     async stop() {

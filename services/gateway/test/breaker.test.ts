@@ -7,7 +7,10 @@ import { CourseServiceClientImpl, GrpcWebImpl } from '../../../gen/web/coursereg
 import { GrpcWebImpl as StudentWeb, StudentServiceClientImpl } from '../../../gen/web/coursereg/student/v1/student_service';
 import { startCourseService } from '../../course/src/main';
 import { createTestEnv, type TestEnv } from '../../shared/testing/harness';
+import { createLogger } from '../../shared/src/logger';
+import { ENVOY_HTTP2_DEFAULTS, type ClusterPlan } from '../src/envoy/plan';
 import { startGateway, type StartedGateway } from '../src/main';
+import { Cluster } from '../src/proxy/upstream';
 import { webFailure } from './gateway.fixtures';
 
 let env: TestEnv;
@@ -161,4 +164,73 @@ describe('a cluster of two hosts', () => {
       await a.stop();
     }
   }, 60_000);
+});
+
+describe('a host taken back by its health checks', () => {
+  test('oneFailureAfterwards_doesNotEjectItAgain', async () => {
+    // A stand-in host: its health service always answers SERVING; its calls fail with
+    // UNAVAILABLE while `failing` is set.
+    let failing = true;
+    const host = http2.createServer();
+    host.on('stream', (stream, headers) => {
+      stream.on('error', () => undefined);
+      stream.resume();
+      stream.on('end', () => {
+        if (headers[':path'] === '/grpc.health.v1.Health/Check') {
+          stream.respond({ ':status': 200, 'content-type': 'application/grpc' }, { waitForTrailers: true });
+          stream.once('wantTrailers', () => stream.sendTrailers({ 'grpc-status': '0' }));
+          stream.end(Buffer.from([0, 0, 0, 0, 2, 0x08, 0x01])); // status: SERVING
+        } else {
+          stream.respond({ ':status': 200, 'content-type': 'application/grpc', 'grpc-status': failing ? '14' : '0' }, { endStream: true });
+        }
+      });
+    });
+    await new Promise<void>((r) => host.listen(0, '127.0.0.1', r));
+    const address = `127.0.0.1:${(host.address() as { port: number }).port}`;
+    const plan: ClusterPlan = {
+      name: 'stand-in',
+      addresses: [address],
+      lbPolicy: 'ROUND_ROBIN',
+      http2: ENVOY_HTTP2_DEFAULTS,
+      idleTimeoutMs: 0,
+      connectTimeoutMs: 1000,
+      breaker: { maxConnections: 4, maxPendingRequests: 100, maxRequests: 100, maxRetries: 3 },
+      // consecutive_5xx 5, as envoy.yaml has it; an ejection longer than the test, so only a health check ends it.
+      outlier: { consecutiveFailures: 5, intervalMs: 10_000, baseEjectionMs: 60_000, unejectOnHealthCheck: true },
+      health: { timeoutMs: 1000, intervalMs: 100, unhealthyThreshold: 2, healthyThreshold: 1, serviceName: 'stand-in' },
+    };
+    const cluster = new Cluster(plan, [address], 1, createLogger('breaker-test', 'silent'));
+    const call = async () => {
+      try {
+        const res = await cluster.send({ headers: { ':method': 'POST', ':path': '/test.v1.Service/Method', 'content-type': 'application/grpc', te: 'trailers' }, body: Buffer.from([0, 0, 0, 0, 0]), headersTimeoutMs: 1000 });
+        res.stream.resume();
+        res.release();
+        return true;
+      } catch {
+        return false;
+      }
+    };
+    try {
+      cluster.startHealthChecks();
+      // Five failures in a row: ejected (consecutive_5xx).
+      for (let i = 0; i < 5; i++) expect(await call()).toBe(false);
+      expect(cluster.hosts[0].state).toBe('open');
+      // The host recovers; its passing health check takes it back (successful_active_health_check_uneject_host).
+      failing = false;
+      const until = Date.now() + 5000;
+      while (cluster.hosts[0].state !== 'closed') {
+        if (Date.now() > until) throw new Error('the host was not taken back');
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      expect(await call()).toBe(true);
+      // One failure now is one failure, not the sixth of a run: Envoy's count of consecutive
+      // failures started again, so the host stays in.
+      failing = true;
+      expect(await call()).toBe(false);
+      expect(cluster.hosts[0].state).toBe('closed');
+    } finally {
+      cluster.close();
+      host.close();
+    }
+  });
 });

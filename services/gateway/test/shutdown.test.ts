@@ -9,6 +9,7 @@ import { startGateway } from '../src/main';
  */
 
 const STUDENT = '/coursereg.student.v1.StudentService';
+const WATCH_STUDENT = '/coursereg.registration.v1.RegistrationService/WatchStudent';
 let env: TestEnv;
 let upstream: http2.Http2Server;
 let upstreamPort: number;
@@ -20,8 +21,9 @@ const EMPTY_MESSAGE = Buffer.from([0, 0, 0, 0, 0]);
 beforeAll(async () => {
   env = await createTestEnv('gateway_shutdown');
   token = await env.signer.sign('registrar-1', 'registrar', 3600);
-  // A stand-in student service: GetStudent answers after 500 ms, ListStudents sends one
-  // message and never ends (a stream in progress), GetHolds never answers.
+  // A stand-in student and registration service: GetStudent answers after 500 ms,
+  // GetAcademicRecord sends half its answer at once and the rest after 500 ms, WatchStudent
+  // sends one message and never ends (a stream in progress), GetHolds never answers.
   upstream = http2.createServer();
   upstream.on('stream', (stream, headers) => {
     stream.on('error', () => undefined);
@@ -34,7 +36,18 @@ beforeAll(async () => {
         stream.once('wantTrailers', () => stream.sendTrailers({ 'grpc-status': '0' }));
         stream.end(EMPTY_MESSAGE);
       }, 500);
-    } else if (path === `${STUDENT}/ListStudents`) {
+    } else if (path === `${STUDENT}/GetAcademicRecord`) {
+      // A unary answer whose body takes a while to arrive (a large record): its headers and
+      // first bytes are through the gateway well before its trailers.
+      stream.respond({ ':status': 200, 'content-type': 'application/grpc' }, { waitForTrailers: true });
+      stream.once('wantTrailers', () => stream.sendTrailers({ 'grpc-status': '0' }));
+      const message = Buffer.alloc(5 + 64 * 1024);
+      message.writeUInt32BE(64 * 1024, 1);
+      stream.write(message.subarray(0, 32 * 1024));
+      setTimeout(() => {
+        if (!stream.destroyed) stream.end(message.subarray(32 * 1024));
+      }, 500);
+    } else if (path === WATCH_STUDENT) {
       stream.respond({ ':status': 200, 'content-type': 'application/grpc' });
       stream.write(EMPTY_MESSAGE);
     }
@@ -49,7 +62,7 @@ afterAll(async () => {
 });
 
 function gatewayWithGrace(graceMs: number) {
-  return startGateway({ ...env.env, GATEWAY_PORT: '0', GATEWAY_METRICS_PORT: '0', STUDENT_SERVICE_ADDR: `127.0.0.1:${upstreamPort}`, WEB_DIST_DIR: '/nonexistent', SHUTDOWN_GRACE_MS: String(graceMs) });
+  return startGateway({ ...env.env, GATEWAY_PORT: '0', GATEWAY_METRICS_PORT: '0', STUDENT_SERVICE_ADDR: `127.0.0.1:${upstreamPort}`, REGISTRATION_SERVICE_ADDR: `127.0.0.1:${upstreamPort}`, WEB_DIST_DIR: '/nonexistent', SHUTDOWN_GRACE_MS: String(graceMs) });
 }
 
 interface WebAnswer {
@@ -59,10 +72,10 @@ interface WebAnswer {
   reason?: string;
 }
 
-/** One gRPC-web call over HTTP/2; `onFirstData` fires when the first body bytes arrive. */
+/** One gRPC-web call over HTTP/2 (a StudentService method, or a full path); `onFirstData` fires when the first body bytes arrive. */
 function webCall(session: http2.ClientHttp2Session, method: string, onFirstData?: () => void): Promise<WebAnswer> {
   return new Promise((resolve) => {
-    const req = session.request({ ':method': 'POST', ':path': `${STUDENT}/${method}`, 'content-type': 'application/grpc-web+proto', 'x-grpc-web': '1', authorization: `Bearer ${token}` });
+    const req = session.request({ ':method': 'POST', ':path': method.startsWith('/') ? method : `${STUDENT}/${method}`, 'content-type': 'application/grpc-web+proto', 'x-grpc-web': '1', authorization: `Bearer ${token}` });
     req.on('error', () => undefined);
     let headers: http2.IncomingHttpHeaders = {};
     const chunks: Buffer[] = [];
@@ -136,6 +149,24 @@ test('stop_unaryCallInFlight_finishesOk_newConnectionsRefused_http2CallersGetGoa
   }
 }, 20_000);
 
+test('stop_unaryAnswerPartlySent_finishesOk_ratherThanBeingEndedLikeAStream', async () => {
+  const gw = await gatewayWithGrace(5000);
+  const session = await connect(gw.port);
+  session.on('error', () => undefined);
+  try {
+    let started!: () => void;
+    const firstBytes = new Promise<void>((resolve) => (started = resolve));
+    const answer = webCall(session, 'GetAcademicRecord', () => started());
+    await firstBytes;
+    const stopping = gw.stop();
+    // A unary call ends by itself (its route has a timeout): the drain waits for it.
+    expect(await answer).toMatchObject({ httpStatus: 200, grpcStatus: '0' });
+    await stopping;
+  } finally {
+    session.destroy();
+  }
+}, 20_000);
+
 test('stop_streamInProgressAndUnansweredCall_endWithUnavailable_streamAtOnce_callAfterTheGrace', async () => {
   const gw = await gatewayWithGrace(600);
   const session = await connect(gw.port);
@@ -143,7 +174,7 @@ test('stop_streamInProgressAndUnansweredCall_endWithUnavailable_streamAtOnce_cal
   try {
     let streaming!: () => void;
     const firstMessage = new Promise<void>((resolve) => (streaming = resolve));
-    const stream = webCall(session, 'ListStudents', () => streaming());
+    const stream = webCall(session, WATCH_STUDENT, () => streaming());
     const unanswered = webCall(session, 'GetHolds');
     await firstMessage;
     await new Promise((r) => setTimeout(r, 100));
@@ -151,7 +182,7 @@ test('stop_streamInProgressAndUnansweredCall_endWithUnavailable_streamAtOnce_cal
     const stopping = gw.stop();
     const streamEnd = await stream;
     expect(streamEnd).toMatchObject({ httpStatus: 200, grpcStatus: '14' });
-    expect(streamEnd.grpcMessage).toMatch(/shutting down/);
+    expect(streamEnd.grpcMessage).toMatch(/shutting down; reconnect/); // at once, not after the grace
 
     const call = await unanswered;
     expect(call.grpcStatus).toBe('14');

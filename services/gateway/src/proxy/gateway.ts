@@ -7,7 +7,7 @@ import type { CorsPlan, GatewayPlan, RoutePlan } from '../envoy/plan';
 import type { GlobalRateLimits, LimitHeaders, LocalTokenBucket } from '../limits/rate-limits';
 import { BodyTooLarge, type Downstream } from './downstream';
 import { Base64Chunker, decodeTextBody, formatGrpcTimeout, parseGrpcTimeout, protocolOf, responseContentType, trailerFrame, type Protocol } from './grpc-web';
-import { UpstreamFailure, UpstreamRefused, type Cluster, type UpstreamResponse } from './upstream';
+import { cancelAttempt, UpstreamCancelled, UpstreamFailure, UpstreamRefused, UpstreamTimeout, type Cluster, type UpstreamRequest, type UpstreamResponse } from './upstream';
 import type { GatewayMetrics } from './metrics';
 
 /** Handles requests the gRPC routes do not: static files, development sign-in. */
@@ -270,25 +270,35 @@ export function createGateway(deps: GatewayDeps) {
     headers['x-forwarded-for'] = ds.headers['x-forwarded-for'] ? `${ds.headers['x-forwarded-for']}, ${ds.remoteAddress}` : ds.remoteAddress;
     if (ds.headers['user-agent']) headers['user-agent'] = `${ds.headers['user-agent']} coursereg-gateway`;
 
-    const response = await callWithRetries(upstream, route, headers, body, deadline);
+    // A caller who goes away before the answer starts takes its upstream attempt with it
+    // (the relay watches for it from then on).
+    ds.onAbort(() => {
+      if (call.attempt) cancelAttempt(call.attempt);
+    });
+    const response = await callWithRetries(call, upstream, route, headers, body, deadline);
     return relay(call, upstream, response, deadline, route, limitHeaders);
   }
 
-  async function callWithRetries(upstream: Cluster, route: RoutePlan, headers: Record<string, string>, body: Buffer, deadline: number): Promise<UpstreamResponse> {
+  async function callWithRetries(call: ActiveCall, upstream: Cluster, route: RoutePlan, headers: Record<string, string>, body: Buffer, deadline: number): Promise<UpstreamResponse> {
     const retry = route.retry?.retryOn.has('unavailable') ? route.retry : undefined;
     const attempts = 1 + (retry?.numRetries ?? 0);
     let lastFailure: UpstreamFailure | undefined;
     // Hosts that failed this call, for retry_host_predicate previous_hosts.
     const tried: number[] = [];
     for (let i = 0; i < attempts; i++) {
+      // Gone before the first attempt, or during a back-off: nothing more is sent for it.
+      if (call.ds.closed) throw new AppError(status.CANCELLED, 'CANCELLED', 'the caller went away');
       const left = deadline > 0 ? deadline - Date.now() : 0;
       if (deadline > 0 && left <= 0) throw new AppError(status.DEADLINE_EXCEEDED, 'DEADLINE_EXCEEDED', 'the deadline passed before the service answered');
       if (deadline > 0) headers['grpc-timeout'] = formatGrpcTimeout(left);
       const perTry = retry?.perTryTimeoutMs ?? 0;
       const headersTimeoutMs = perTry > 0 ? (left > 0 ? Math.min(perTry, left) : perTry) : left;
+      const req: UpstreamRequest = { headers, body, headersTimeoutMs, stream: undefined };
+      call.attempt = req;
       try {
-        return await upstream.send({ headers, body, headersTimeoutMs }, i > 0, retry?.otherHost ? tried : undefined);
+        return await upstream.send(req, i > 0, retry?.otherHost ? tried : undefined);
       } catch (err) {
+        if (err instanceof UpstreamCancelled) throw new AppError(status.CANCELLED, 'CANCELLED', 'the caller went away');
         if (err instanceof UpstreamRefused) {
           // The breaker or a threshold refused before sending; say so plainly.
           throw new AppError(status.UNAVAILABLE, err.reason, err.message, {}, [], 1000);
@@ -304,6 +314,9 @@ export function createGateway(deps: GatewayDeps) {
       }
     }
     if (lastFailure?.response) return lastFailure.response;
+    // A timeout is the deadline's (or the per-try timeout's) doing, as when one passes mid-answer:
+    // DEADLINE_EXCEEDED, as Envoy now answers, not UNAVAILABLE, which invites a retry.
+    if (lastFailure instanceof UpstreamTimeout) throw new AppError(status.DEADLINE_EXCEEDED, 'DEADLINE_EXCEEDED', lastFailure.message);
     throw unavailable('UPSTREAM_UNAVAILABLE', lastFailure?.message ?? 'the service is unavailable');
   }
 
@@ -339,12 +352,13 @@ export function createGateway(deps: GatewayDeps) {
   }
 
   /**
-   * Ends, with UNAVAILABLE, the calls whose answer is already streaming (headers
-   * sent, not finished): a stream does not end by itself within a grace period,
-   * and callers reopen it elsewhere. Unary calls are left to finish.
+   * Ends, with UNAVAILABLE, the streams already answering (headers sent, not finished,
+   * no deadline): such a stream does not end by itself within a grace period, and
+   * callers reopen it elsewhere. Calls with a deadline (every unary route's timeout),
+   * even those whose answer has started, are left to finish.
    */
   function abortStreams(message: string): void {
-    for (const call of active) if (call.relay && call.ds.headersSent) call.relay.abort(status.UNAVAILABLE, message);
+    for (const call of active) if (call.relay && call.relay.endless && call.ds.headersSent) call.relay.abort(status.UNAVAILABLE, message);
   }
 
   return {
@@ -363,6 +377,8 @@ interface ActiveCall {
   ds: Downstream;
   protocol: Protocol;
   contentType: string;
+  /** The upstream attempt under way, until the answer is relayed. */
+  attempt?: UpstreamRequest;
   relay?: Relay;
 }
 
@@ -396,6 +412,11 @@ class Relay {
   ) {
     this.web = protocol !== 'grpc';
     if (protocol === 'grpc-web-text') this.chunker = new Base64Chunker();
+  }
+
+  /** The call has no deadline (a server stream's route): it ends only when the service ends it. */
+  get endless(): boolean {
+    return this.deadlineTimer === undefined;
   }
 
   start(deadline: number, idleTimeoutMs: number): void {

@@ -20,6 +20,29 @@ export interface UpstreamRequest {
   body: Buffer;
   /** Gives up on the attempt if no response headers arrive in time (per-try timeout); 0 = no limit. */
   headersTimeoutMs: number;
+  /** Set by {@link cancelAttempt}: the caller has gone away. */
+  cancelled?: boolean;
+  /** The attempt's stream, once it has one (for {@link cancelAttempt}). */
+  stream?: http2.ClientHttp2Stream;
+  /** Takes the call out of its host's queue while it waits for a stream (for {@link cancelAttempt}). */
+  leaveQueue?: () => void;
+}
+
+/** The caller went away and the attempt was given up ({@link cancelAttempt}): nothing to say about the host. */
+export class UpstreamCancelled extends Error {}
+
+/**
+ * The caller has gone away before the upstream answered: gives the attempt up, as Envoy
+ * resets the upstream request when the downstream one is reset. A call waiting for a
+ * stream leaves the queue (and its place in max_pending_requests); a sent one has its
+ * stream reset. The attempt then fails with UpstreamCancelled, which the breaker does
+ * not count against the host.
+ */
+export function cancelAttempt(req: UpstreamRequest): void {
+  if (req.cancelled) return;
+  req.cancelled = true;
+  if (req.stream) req.stream.close(http2.constants.NGHTTP2_CANCEL);
+  else req.leaveQueue?.();
 }
 
 /** The upstream could not be reached, reset the call, or answered UNAVAILABLE: an Envoy "gateway failure". */
@@ -35,6 +58,9 @@ export class UpstreamFailure extends Error {
     super(message);
   }
 }
+
+/** No response headers came within the attempt's time (the per-try timeout, or what was left of the call's deadline). */
+export class UpstreamTimeout extends UpstreamFailure {}
 
 /** The breaker is open, or the cluster's max_requests or max_pending_requests is reached: the call was not attempted. */
 export class UpstreamRefused extends Error {
@@ -67,6 +93,18 @@ export class ClusterResources {
 /** Lets every host of the cluster hand out streams it can now open (a named function, as below). */
 function wakeHosts(r: ClusterResources): void {
   for (const h of r.hosts) h.serveWaiting();
+}
+
+/** Clears the breaker's rolling window: the calls counted so far no longer weigh on whether it opens. */
+function forgetOutcomes(breaker: CircuitBreaker): void {
+  for (const b of breaker.status.window) {
+    b.fires = 0;
+    b.failures = 0;
+    b.successes = 0;
+    b.timeouts = 0;
+    b.rejects = 0;
+    b.latencyTimes.length = 0;
+  }
 }
 
 /** A response's release before the cluster counts it (a named function: tsx would name an inline arrow on every call). */
@@ -146,10 +184,18 @@ export class Upstream {
       // latency histogram); both cost work on every call.
       rollingPercentilesEnabled: false,
       enableSnapshots: false,
+      // A call its caller gave up says nothing about the host, except as the trial call of a
+      // half-open breaker: that one proved nothing, so the host stays ejected a while longer.
+      errorFilter: (err: Error) => err instanceof UpstreamCancelled && !this.breaker.halfOpen,
     });
     this.breaker.on('open', () => log.warn({ cluster: plan.name, address }, 'circuit opened: calls fail fast'));
     this.breaker.on('halfOpen', () => log.info({ cluster: plan.name }, 'circuit half-open: trying one call'));
-    this.breaker.on('close', () => log.info({ cluster: plan.name }, 'circuit closed'));
+    this.breaker.on('close', () => {
+      log.info({ cluster: plan.name }, 'circuit closed');
+      // Taken back (trial call or health check): Envoy's count of consecutive failures starts
+      // again, so the failures that ejected the host must not eject it again on the next one.
+      forgetOutcomes(this.breaker);
+    });
   }
 
   get state(): 'closed' | 'open' | 'half-open' {
@@ -218,9 +264,17 @@ export class Upstream {
             return;
           }
           // The per-try timeout counts from the call's arrival, waiting included.
-          const left = req.headersTimeoutMs > 0 ? Math.max(1, req.headersTimeoutMs - (performance.now() - since)) : 0;
-          this.attach(left === req.headersTimeoutMs ? req : { ...req, headersTimeoutMs: left }).then(resolve, reject);
+          if (req.headersTimeoutMs > 0) req.headersTimeoutMs = Math.max(1, req.headersTimeoutMs - (performance.now() - since));
+          this.attach(req).then(resolve, reject);
         },
+      };
+      req.leaveQueue = () => {
+        const k = this.waiting.indexOf(waiter);
+        if (k < 0) return;
+        this.waiting.splice(k, 1);
+        r.pending--;
+        if (waiter.timer) clearTimeout(waiter.timer);
+        reject(new UpstreamCancelled(`the caller went away while waiting for a stream to the ${this.plan.name} service`));
       };
       if (req.headersTimeoutMs > 0) {
         waiter.timer = setTimeout(() => {
@@ -401,6 +455,7 @@ export class Upstream {
     }
     this.streams[i]++;
     this.resources.requests++;
+    req.stream = stream;
     let settled = false;
     const timer =
       req.headersTimeoutMs > 0
@@ -408,7 +463,7 @@ export class Upstream {
             if (settled) return;
             settled = true;
             stream.close(http2.constants.NGHTTP2_CANCEL);
-            reject(new UpstreamFailure(`no answer from the ${this.plan.name} service within ${req.headersTimeoutMs} ms`));
+            reject(new UpstreamTimeout(`no answer from the ${this.plan.name} service within ${req.headersTimeoutMs} ms`));
           }, req.headersTimeoutMs)
         : undefined;
     stream.on('response', (headers) => {
@@ -428,14 +483,14 @@ export class Upstream {
       if (settled) return;
       settled = true;
       if (timer) clearTimeout(timer);
-      reject(new UpstreamFailure(`cannot reach the ${this.plan.name} service at ${this.address}: ${err.message}`));
+      reject(req.cancelled ? new UpstreamCancelled('the caller went away') : new UpstreamFailure(`cannot reach the ${this.plan.name} service at ${this.address}: ${err.message}`));
     });
     stream.on('close', () => {
       this.streamEnded(i);
       if (settled) return;
       settled = true;
       if (timer) clearTimeout(timer);
-      reject(new UpstreamFailure(`the ${this.plan.name} service at ${this.address} closed the call (code ${stream.rstCode})`));
+      reject(req.cancelled ? new UpstreamCancelled('the caller went away') : new UpstreamFailure(`the ${this.plan.name} service at ${this.address} closed the call (code ${stream.rstCode})`));
     });
     stream.end(req.body);
   }
@@ -515,7 +570,7 @@ export class Cluster {
       return await this.fireOnSomeHost(req, avoid);
     } catch (err) {
       this.active--;
-      if (err instanceof UpstreamFailure || err instanceof UpstreamRefused) throw err;
+      if (err instanceof UpstreamFailure || err instanceof UpstreamRefused || err instanceof UpstreamCancelled) throw err;
       throw new UpstreamFailure((err as Error).message);
     } finally {
       if (isRetry) this.retrying--;

@@ -1,0 +1,150 @@
+import * as http from 'node:http';
+import * as http2 from 'node:http2';
+import type { AddressInfo } from 'node:net';
+import { createTestEnv, type TestEnv } from '../../shared/testing/harness';
+import { startGateway, type StartedGateway } from '../src/main';
+
+/**
+ * gRPC-web edge cases a browser (or a grpc-web SDK) runs into, against a stand-in
+ * registration service whose answers each test chooses (header x-test-case).
+ */
+
+const REGISTRATION = '/coursereg.registration.v1.RegistrationService';
+/** A gRPC frame holding an empty message. */
+const EMPTY_MESSAGE = Buffer.from([0, 0, 0, 0, 0]);
+
+interface Seen {
+  headers: http2.IncomingHttpHeaders;
+  /** The gateway closed (or cancelled) the upstream stream. */
+  closed: boolean;
+}
+
+let env: TestEnv;
+let upstream: http2.Http2Server;
+let gw: StartedGateway;
+let token: string;
+const upstreamSessions = new Set<http2.ServerHttp2Session>();
+const seen = new Map<string, Seen>();
+
+beforeAll(async () => {
+  env = await createTestEnv('gateway_grpc_web');
+  token = await env.signer.sign('registrar-1', 'registrar', 3600);
+  upstream = http2.createServer();
+  upstream.on('session', (s) => upstreamSessions.add(s));
+  upstream.on('stream', (stream, headers) => {
+    stream.on('error', () => undefined);
+    stream.resume();
+    const testCase = String(headers['x-test-case'] ?? '');
+    const record: Seen = { headers, closed: false };
+    seen.set(testCase, record);
+    stream.on('close', () => (record.closed = true));
+    // A stream that answers at once and then sends a message every 20 ms.
+    const streamMessages = () => {
+      if (stream.destroyed) return;
+      stream.respond({ ':status': 200, 'content-type': 'application/grpc' });
+      stream.write(EMPTY_MESSAGE);
+      const tick = setInterval(() => {
+        if (stream.destroyed) clearInterval(tick);
+        else stream.write(EMPTY_MESSAGE);
+      }, 20);
+    };
+    if (testCase.startsWith('late-stream')) setTimeout(streamMessages, 300);
+    else if (testCase.startsWith('stream')) streamMessages();
+    // Any other case is never answered.
+  });
+  await new Promise<void>((resolve) => upstream.listen(0, '127.0.0.1', resolve));
+  const port = (upstream.address() as AddressInfo).port;
+  gw = await startGateway({ ...env.env, GATEWAY_PORT: '0', GATEWAY_METRICS_PORT: '0', REGISTRATION_SERVICE_ADDR: `127.0.0.1:${port}`, WEB_DIST_DIR: '/nonexistent', SHUTDOWN_GRACE_MS: '200' });
+});
+
+afterAll(async () => {
+  await gw?.stop();
+  // Streams the stand-in never answered keep its sessions open after the gateway has gone.
+  for (const s of upstreamSessions) s.destroy();
+  upstream?.close();
+  await env?.cleanup();
+});
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+async function until(cond: () => boolean, ms: number): Promise<boolean> {
+  const end = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > end) return false;
+    await sleep(10);
+  }
+  return true;
+}
+
+interface WebAnswer {
+  httpStatus: number;
+  headers: http.IncomingHttpHeaders;
+  /** Message frames seen. */
+  messages: number;
+  /** grpc-status, from the headers (trailers-only) or the trailer frame. */
+  grpcStatus?: string;
+}
+
+function parseBody(res: http.IncomingMessage, body: Buffer): WebAnswer {
+  const answer: WebAnswer = { httpStatus: res.statusCode ?? 0, headers: res.headers, messages: 0 };
+  if (res.headers['grpc-status'] !== undefined) answer.grpcStatus = String(res.headers['grpc-status']);
+  for (let at = 0; at + 5 <= body.length; ) {
+    const len = body.readUInt32BE(at + 1);
+    if (body[at] & 0x80) {
+      const m = /(?:^|\r\n)grpc-status:(\d+)/.exec(body.subarray(at + 5, at + 5 + len).toString('latin1'));
+      if (m) answer.grpcStatus = m[1];
+    } else {
+      answer.messages++;
+    }
+    at += 5 + len;
+  }
+  return answer;
+}
+
+/** A gRPC-web call over HTTP/1.1; resolves with what arrived when it ended or after `readMs`, whichever is first. */
+function webCall(method: string, testCase: string, extra: Record<string, string> = {}, readMs = 5000): Promise<WebAnswer> {
+  return new Promise((resolve, reject) => {
+    let res: http.IncomingMessage | undefined;
+    const chunks: Buffer[] = [];
+    const done = () => {
+      clearTimeout(timer);
+      resolve(res ? parseBody(res, Buffer.concat(chunks)) : { httpStatus: 0, headers: {}, messages: 0 });
+      req.destroy();
+    };
+    const timer = setTimeout(done, readMs);
+    const req = http.request(
+      `http://127.0.0.1:${gw.port}${REGISTRATION}/${method}`,
+      { method: 'POST', headers: { 'content-type': 'application/grpc-web+proto', 'x-grpc-web': '1', authorization: `Bearer ${token}`, 'x-test-case': testCase, ...extra } },
+      (r) => {
+        res = r;
+        r.on('data', (c: Buffer) => chunks.push(c));
+        r.on('end', done);
+      },
+    );
+    req.on('error', reject);
+    req.end(EMPTY_MESSAGE);
+  });
+}
+
+describe('a caller that goes away before the service answers', () => {
+  test('callerGone_overHttp1BeforeTheServiceAnswers_cancelsTheUpstreamStream', async () => {
+    const req = http.request(`http://127.0.0.1:${gw.port}${REGISTRATION}/WatchStudent`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/grpc-web+proto', 'x-grpc-web': '1', authorization: `Bearer ${token}`, 'x-test-case': 'late-stream-h1' },
+    });
+    req.on('error', () => undefined);
+    req.end(EMPTY_MESSAGE);
+    expect(await until(() => seen.has('late-stream-h1'), 2000)).toBe(true);
+    req.destroy();
+    // The service would answer 300 ms after the call came and stream on, to nobody: the gateway cancels it.
+    expect(await until(() => seen.get('late-stream-h1')!.closed, 1500)).toBe(true);
+  });
+});
+
+describe('grpc-timeout', () => {
+  test('grpcTimeout_passesBeforeTheServiceAnswers_isDeadlineExceeded', async () => {
+    // Register's route has no retries; the stand-in never answers.
+    const answer = await webCall('Register', 'never-register', { 'grpc-timeout': '200m' });
+    expect(answer.grpcStatus).toBe('4');
+  });
+});

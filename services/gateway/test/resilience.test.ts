@@ -1,0 +1,167 @@
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import * as http2 from 'node:http2';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parse, stringify } from 'yaml';
+import { createTestEnv, type TestEnv } from '../../shared/testing/harness';
+import { startGateway, type StartedGateway } from '../src/main';
+
+/**
+ * What the gateway does when a caller goes away before its answer has started: as Envoy
+ * resets the upstream request when the downstream one is reset, nothing the caller asked
+ * for may stay behind (upstream streams, places in the cluster's counts, calls in flight).
+ */
+
+const REGISTRATION = '/coursereg.registration.v1.RegistrationService';
+/** A gRPC frame holding an empty message. */
+const EMPTY_MESSAGE = Buffer.from([0, 0, 0, 0, 0]);
+
+let env: TestEnv;
+let token: string;
+let upstream: http2.Http2Server;
+let upstreamAddr: string;
+/** Calls the stand-in registration service has received and not yet seen closed, by path. */
+const open = new Map<http2.ServerHttp2Stream, string>();
+const received: string[] = [];
+
+beforeAll(async () => {
+  env = await createTestEnv('gateway_resilience');
+  token = await env.signer.sign('registrar-1', 'registrar', 3600);
+  // A stand-in registration service that holds every call without answering (a Watch whose
+  // first event has not happened yet, or a slow write).
+  upstream = http2.createServer();
+  upstream.on('stream', (stream, headers) => {
+    stream.on('error', () => undefined);
+    stream.resume();
+    const path = String(headers[':path']);
+    received.push(path);
+    open.set(stream, path);
+    stream.on('close', () => open.delete(stream));
+  });
+  await new Promise<void>((resolve) => upstream.listen(0, '127.0.0.1', resolve));
+  upstreamAddr = `127.0.0.1:${(upstream.address() as AddressInfo).port}`;
+});
+
+afterAll(async () => {
+  for (const s of open.keys()) s.close();
+  await new Promise<void>((resolve) => upstream.close(() => resolve()));
+  await env?.cleanup();
+});
+
+function gateway(extra: Record<string, string> = {}): Promise<StartedGateway> {
+  return startGateway({ ...env.env, GATEWAY_PORT: '0', GATEWAY_METRICS_PORT: '0', REGISTRATION_SERVICE_ADDR: upstreamAddr, WEB_DIST_DIR: '/nonexistent', ...extra });
+}
+
+function connect(port: number): Promise<http2.ClientHttp2Session> {
+  return new Promise((resolve, reject) => {
+    const session = http2.connect(`http://127.0.0.1:${port}`);
+    session.once('connect', () => resolve(session));
+    session.once('error', reject);
+  });
+}
+
+/** A native gRPC call through the gateway; the body is sent and ended unless `body` is false. */
+function grpcCall(session: http2.ClientHttp2Session, method: string, body = true): http2.ClientHttp2Stream {
+  const req = session.request({ ':method': 'POST', ':path': `${REGISTRATION}/${method}`, 'content-type': 'application/grpc', te: 'trailers', authorization: `Bearer ${token}` });
+  req.on('error', () => undefined);
+  if (body) req.end(EMPTY_MESSAGE);
+  else req.write(EMPTY_MESSAGE);
+  return req;
+}
+
+async function waitFor(cond: () => boolean, what: string, timeoutMs = 3000): Promise<void> {
+  const until = Date.now() + timeoutMs;
+  while (!cond()) {
+    if (Date.now() > until) throw new Error(`${what}: not within ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+const openTo = (method: string) => [...open.values()].filter((p) => p === `${REGISTRATION}/${method}`).length;
+
+test('callerGone_whileTheUpstreamHasNotAnswered_cancelsTheUpstreamStream', async () => {
+  const gw = await gateway();
+  const session = await connect(gw.port);
+  session.on('error', () => undefined);
+  const registration = gw.upstreams.get('registration')!;
+  try {
+    // A Watch (no deadline on its route) that the service has not answered yet, and the caller leaves.
+    const watch = grpcCall(session, 'WatchSection');
+    await waitFor(() => openTo('WatchSection') === 1, 'the service receives the watch');
+    expect(registration.inFlight).toBe(1);
+    watch.close(http2.constants.NGHTTP2_CANCEL);
+
+    // Envoy resets the upstream stream too: nothing is left open for a caller who is gone.
+    await waitFor(() => openTo('WatchSection') === 0, 'the upstream watch is cancelled');
+    await waitFor(() => registration.inFlight === 0 && registration.resources.requests === 0, 'the cluster counts the call out');
+  } finally {
+    session.destroy();
+    await gw.stop();
+  }
+});
+
+test('callerGone_fromAWriteTheServiceHasNotAnswered_isCancelledUpstream_soShutdownDoesNotWaitTheGrace', async () => {
+  const gw = await gateway({ SHUTDOWN_GRACE_MS: '5000' });
+  const registration = gw.upstreams.get('registration')!;
+  const session = await connect(gw.port);
+  session.on('error', () => undefined);
+  // A write the service holds (its route's timeout is 10 s); the caller gives up on it.
+  const call = grpcCall(session, 'Drop');
+  await waitFor(() => openTo('Drop') === 1, 'the service receives the write');
+  call.close(http2.constants.NGHTTP2_CANCEL);
+  await waitFor(() => openTo('Drop') === 0, 'the upstream call is cancelled');
+  await waitFor(() => registration.inFlight === 0, 'the cluster counts the call out');
+  // The caller's leaving says nothing about the host.
+  expect(registration.hosts[0].breaker.stats.failures).toBe(0);
+  session.destroy();
+  const started = Date.now();
+  await gw.stop();
+  // Nothing is left in flight, so the drain ends at once rather than after the grace period.
+  expect(Date.now() - started).toBeLessThan(2000);
+}, 15_000);
+
+test('callerGone_whileWaitingForAStream_leavesTheQueue_andIsNeverSent', async () => {
+  // The registration cluster allowed one connection of one stream and one call waiting for it.
+  const dir = mkdtempSync(join(tmpdir(), 'coursereg-envoy-'));
+  interface ClusterDoc {
+    name: string;
+    circuit_breakers: { thresholds: Array<Record<string, unknown>> };
+    typed_extension_protocol_options: Record<string, { explicit_http_config: { http2_protocol_options: Record<string, unknown> } }>;
+  }
+  const doc = parse(readFileSync('envoy/envoy.yaml', 'utf8')) as { static_resources: { clusters: ClusterDoc[] } };
+  const cluster = doc.static_resources.clusters.find((c) => c.name === 'registration')!;
+  Object.assign(cluster.circuit_breakers.thresholds[0], { max_connections: 1, max_pending_requests: 1 });
+  cluster.typed_extension_protocol_options['envoy.extensions.upstreams.http.v3.HttpProtocolOptions'].explicit_http_config.http2_protocol_options.max_concurrent_streams = 1;
+  writeFileSync(join(dir, 'envoy.yaml'), stringify(doc));
+  const gw = await gateway({ ENVOY_CONFIG_FILE: join(dir, 'envoy.yaml') });
+  const registration = gw.upstreams.get('registration')!;
+  const session = await connect(gw.port);
+  session.on('error', () => undefined);
+  try {
+    const first = grpcCall(session, 'WatchSection');
+    await waitFor(() => openTo('WatchSection') === 1, 'the first watch takes the only stream');
+    const second = grpcCall(session, 'WatchStudent');
+    await waitFor(() => registration.resources.pending === 1, 'the second watch waits for a stream');
+
+    // Its caller leaves: its place in max_pending_requests is free again at once.
+    second.close(http2.constants.NGHTTP2_CANCEL);
+    await waitFor(() => registration.resources.pending === 0, 'the waiting call leaves the queue');
+
+    // So the next caller waits rather than being refused, and gets the stream when it frees;
+    // the call whose caller left is never sent.
+    const third = grpcCall(session, 'WatchRegistration');
+    let refused: http2.IncomingHttpHeaders | undefined;
+    third.on('response', (h) => (refused = h['grpc-status'] !== undefined ? h : undefined));
+    await waitFor(() => registration.resources.pending === 1, 'the third watch waits for a stream');
+    first.close(http2.constants.NGHTTP2_CANCEL);
+    await waitFor(() => openTo('WatchRegistration') === 1, 'the third watch gets the stream');
+    expect(refused).toBeUndefined();
+    expect(received.filter((p) => p.endsWith('/WatchStudent'))).toHaveLength(0);
+    third.close(http2.constants.NGHTTP2_CANCEL);
+  } finally {
+    session.destroy();
+    await gw.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
