@@ -147,4 +147,35 @@ describe('grpc-timeout', () => {
     const answer = await webCall('Register', 'never-register', { 'grpc-timeout': '200m' });
     expect(answer.grpcStatus).toBe('4');
   });
+
+  test('grpcTimeout_ofZero_doesNotLiftTheRouteTimeout', async () => {
+    // TimeoutValue is a positive integer; Envoy reads 0 as "no limit from the header" and keeps the
+    // route's cap. The service must get the route's deadline (Register: 10 s), not none at all.
+    await webCall('Register', 'never-register-zero', { 'grpc-timeout': '0m' }, 300);
+    const forwarded = seen.get('never-register-zero')!.headers['grpc-timeout'];
+    expect(forwarded).toMatch(/^\d{1,8}m$/);
+    expect(Number(String(forwarded).slice(0, -1))).toBeGreaterThan(9_000);
+    expect(Number(String(forwarded).slice(0, -1))).toBeLessThanOrEqual(10_000);
+  });
+
+  test('grpcTimeout_ofTwoDays_reachesTheServiceAsAValidEightDigitTimeout', async () => {
+    // The stream route leaves grpc-timeout uncapped (grpc_timeout_header_max: 0s).
+    const answer = await webCall('WatchStudent', 'stream-48h', { 'grpc-timeout': '48H' }, 200);
+    expect(answer.messages).toBeGreaterThan(0);
+    const forwarded = String(seen.get('stream-48h')!.headers['grpc-timeout']);
+    // PROTOCOL-HTTP2: TimeoutValue is at most 8 digits.
+    const m = /^(\d{1,8})([HMSmun])$/.exec(forwarded);
+    expect(m).not.toBeNull();
+    const ms = Number(m![1]) * { H: 3_600_000, M: 60_000, S: 1000, m: 1, u: 1e-3, n: 1e-6 }[m![2] as 'H'];
+    expect(ms).toBeGreaterThan(47.9 * 3_600_000);
+    expect(ms).toBeLessThanOrEqual(48 * 3_600_000);
+  });
+
+  test('grpcTimeout_longerThanATimerCanHold_doesNotEndTheStreamAtOnce', async () => {
+    // 1000 hours is past setTimeout's 2^31-1 ms: a timer given it fires after 1 ms instead.
+    const answer = await webCall('WatchStudent', 'stream-1000h', { 'grpc-timeout': '1000H' }, 300);
+    expect(answer.httpStatus).toBe(200);
+    expect(answer.grpcStatus).toBeUndefined();
+    expect(answer.messages).toBeGreaterThan(2);
+  });
 });

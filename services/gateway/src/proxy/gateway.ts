@@ -57,6 +57,9 @@ const HOP_HEADERS = new Set([
 
 const NO_HEADERS: Readonly<Record<string, string>> = Object.freeze({});
 
+/** The longest delay a Node timer takes (2^31-1 ms, about 24.8 days); a longer one fires after 1 ms. */
+const MAX_TIMER_MS = 2_147_483_647;
+
 const HTTP_STATUS_FOR: Partial<Record<status, number>> = {
   [status.UNAUTHENTICATED]: 401,
   [status.PERMISSION_DENIED]: 403,
@@ -253,9 +256,13 @@ export function createGateway(deps: GatewayDeps) {
     const asked = parseGrpcTimeout(ds.headers['grpc-timeout']);
     let timeoutMs = route.timeoutMs;
     if (route.grpcTimeoutHeaderMaxMs !== undefined && asked !== undefined) {
-      timeoutMs = route.grpcTimeoutHeaderMaxMs > 0 ? Math.min(asked, route.grpcTimeoutHeaderMaxMs) : asked;
+      // As Envoy's router: the header's value, capped by grpc_timeout_header_max (0: no cap). A
+      // header of 0 asks for no limit, so it gets the cap too, and no deadline only without one.
+      const max = route.grpcTimeoutHeaderMaxMs;
+      timeoutMs = max > 0 && (asked === 0 || asked > max) ? max : asked;
     }
-    const deadline = timeoutMs > 0 ? Date.now() + timeoutMs : 0;
+    // grpc-timeout reaches 99999999 hours; the timers below cannot hold more than MAX_TIMER_MS.
+    const deadline = timeoutMs > 0 ? Date.now() + Math.min(timeoutMs, MAX_TIMER_MS) : 0;
 
     // The upstream request's headers, pseudo-headers first, handed to http2 as they are.
     const headers: Record<string, string> = { ':method': 'POST', ':path': ds.path };

@@ -81,7 +81,7 @@ export function decodeTextBody(body: Buffer): Buffer {
   return Buffer.concat(parts);
 }
 
-/** Parses a grpc-timeout header value ("100m", "5S", "1H") into milliseconds. */
+/** Parses a grpc-timeout header value ("100m", "5S", "1H") into milliseconds; undefined when absent or malformed. */
 export function parseGrpcTimeout(value: string | undefined): number | undefined {
   if (!value) return undefined;
   const m = /^(\d{1,8})([HMSmun])$/.exec(value);
@@ -91,7 +91,16 @@ export function parseGrpcTimeout(value: string | undefined): number | undefined 
   return n * factor[m[2]];
 }
 
-/** Formats milliseconds as a grpc-timeout header value. */
+/** The largest TimeoutValue: the spec allows at most 8 digits. */
+const MAX_TIMEOUT_VALUE = 99_999_999;
+
+/** Formats milliseconds as a grpc-timeout header value, in a coarser unit when milliseconds need more than 8 digits (as Envoy does). */
 export function formatGrpcTimeout(ms: number): string {
-  return `${Math.max(1, Math.ceil(ms))}m`;
+  let t = Math.max(1, Math.ceil(ms));
+  if (t <= MAX_TIMEOUT_VALUE) return `${t}m`;
+  t = Math.floor(t / 1000);
+  if (t <= MAX_TIMEOUT_VALUE) return `${t}S`;
+  t = Math.floor(t / 60);
+  if (t <= MAX_TIMEOUT_VALUE) return `${t}M`;
+  return `${Math.min(MAX_TIMEOUT_VALUE, Math.floor(t / 60))}H`;
 }
