@@ -1,4 +1,3 @@
-import * as http2 from 'node:http2';
 import * as grpc from '@grpc/grpc-js';
 import { NodeHttpTransport } from '@improbable-eng/grpc-web-node-http-transport';
 import { grpc as grpcWeb } from '@improbable-eng/grpc-web';
@@ -12,6 +11,7 @@ import { ENVOY_HTTP2_DEFAULTS, type ClusterPlan } from '../src/envoy/plan';
 import { startGateway, type StartedGateway } from '../src/main';
 import { Cluster } from '../src/proxy/upstream';
 import { webFailure } from './gateway.fixtures';
+import { startStandIn } from './stand-in';
 
 let env: TestEnv;
 let gateway: StartedGateway;
@@ -83,15 +83,11 @@ describe('retries', () => {
   test('unavailableAnswer_isRetriedForReadsOnly', async () => {
     // A stand-in upstream that always answers UNAVAILABLE and counts what reaches it.
     const seen: string[] = [];
-    const flaky = http2.createServer();
-    flaky.on('stream', (stream, headers) => {
+    const flaky = await startStandIn((stream, headers) => {
       seen.push(String(headers[':path']));
-      stream.resume();
       stream.on('end', () => stream.respond({ ':status': 200, 'content-type': 'application/grpc', 'grpc-status': '14', 'grpc-message': 'busy' }, { endStream: true }));
     });
-    await new Promise<void>((r) => flaky.listen(0, '127.0.0.1', r));
-    const port = (flaky.address() as { port: number }).port;
-    const gw = await startGateway({ ...env.env, GATEWAY_PORT: '0', GATEWAY_METRICS_PORT: '0', STUDENT_SERVICE_ADDR: `127.0.0.1:${port}`, WEB_DIST_DIR: '/nonexistent' });
+    const gw = await startGateway({ ...env.env, GATEWAY_PORT: '0', GATEWAY_METRICS_PORT: '0', STUDENT_SERVICE_ADDR: flaky.address, WEB_DIST_DIR: '/nonexistent' });
     try {
       const students = new StudentServiceClientImpl(new StudentWeb(`http://127.0.0.1:${gw.port}`, { transport: NodeHttpTransport() }));
       const read = await webFailure(students.GetStudent({ id: 'S0001' }, md));
@@ -104,7 +100,7 @@ describe('retries', () => {
       expect(gw.upstreams.get('student')!.inFlight).toBe(0);
     } finally {
       await gw.stop();
-      flaky.close();
+      await flaky.close();
     }
   });
 });
@@ -171,10 +167,7 @@ describe('a host taken back by its health checks', () => {
     // A stand-in host: its health service always answers SERVING; its calls fail with
     // UNAVAILABLE while `failing` is set.
     let failing = true;
-    const host = http2.createServer();
-    host.on('stream', (stream, headers) => {
-      stream.on('error', () => undefined);
-      stream.resume();
+    const host = await startStandIn((stream, headers) => {
       stream.on('end', () => {
         if (headers[':path'] === '/grpc.health.v1.Health/Check') {
           stream.respond({ ':status': 200, 'content-type': 'application/grpc' }, { waitForTrailers: true });
@@ -185,11 +178,9 @@ describe('a host taken back by its health checks', () => {
         }
       });
     });
-    await new Promise<void>((r) => host.listen(0, '127.0.0.1', r));
-    const address = `127.0.0.1:${(host.address() as { port: number }).port}`;
     const plan: ClusterPlan = {
       name: 'stand-in',
-      addresses: [address],
+      addresses: [host.address],
       lbPolicy: 'ROUND_ROBIN',
       http2: ENVOY_HTTP2_DEFAULTS,
       idleTimeoutMs: 0,
@@ -199,7 +190,7 @@ describe('a host taken back by its health checks', () => {
       outlier: { consecutiveFailures: 5, intervalMs: 10_000, baseEjectionMs: 60_000, unejectOnHealthCheck: true },
       health: { timeoutMs: 1000, intervalMs: 100, unhealthyThreshold: 2, healthyThreshold: 1, serviceName: 'stand-in' },
     };
-    const cluster = new Cluster(plan, [address], 1, createLogger('breaker-test', 'silent'));
+    const cluster = new Cluster(plan, [host.address], 1, createLogger('breaker-test', 'silent'));
     const call = async () => {
       try {
         const res = await cluster.send({ headers: { ':method': 'POST', ':path': '/test.v1.Service/Method', 'content-type': 'application/grpc', te: 'trailers' }, body: Buffer.from([0, 0, 0, 0, 0]), headersTimeoutMs: 1000 });
@@ -230,7 +221,7 @@ describe('a host taken back by its health checks', () => {
       expect(cluster.hosts[0].state).toBe('closed');
     } finally {
       cluster.close();
-      host.close();
+      await host.close();
     }
   });
 });

@@ -1,10 +1,10 @@
 import * as http2 from 'node:http2';
-import type { AddressInfo } from 'node:net';
 import { createLogger } from '../../shared/src/logger';
 import { Metrics } from '../../shared/src/metrics';
 import { GatewayMetrics } from '../src/proxy/metrics';
 import { ENVOY_HTTP2_DEFAULTS, type ClusterPlan } from '../src/envoy/plan';
 import { Cluster, UpstreamRefused, type UpstreamRequest } from '../src/proxy/upstream';
+import { startStandIn, type StandIn } from './stand-in';
 
 /**
  * How a cluster of several hosts picks one per call, for each lb_policy the
@@ -12,7 +12,7 @@ import { Cluster, UpstreamRefused, type UpstreamRequest } from '../src/proxy/ups
  */
 
 interface Host {
-  server: http2.Http2Server;
+  standIn: StandIn;
   address: string;
   hits: number;
   /** HTTP/2 connections the host has accepted. */
@@ -32,18 +32,13 @@ function answer(stream: http2.ServerHttp2Stream): void {
 }
 
 async function startHost(): Promise<Host> {
-  const server = http2.createServer();
-  const host: Host = { server, address: '', hits: 0, connections: 0, hold: false, held: [] };
-  server.on('session', () => host.connections++);
-  server.on('stream', (stream) => {
-    stream.on('error', () => undefined);
-    stream.resume();
+  const standIn = await startStandIn((stream) => {
     host.hits++;
     if (host.hold) host.held.push(stream);
     else answer(stream);
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  host.address = `127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const host: Host = { standIn, address: standIn.address, hits: 0, connections: 0, hold: false, held: [] };
+  standIn.server.on('session', () => host.connections++);
   return host;
 }
 
@@ -62,7 +57,7 @@ afterAll(async () => {
   for (const c of clusters) c.close();
   for (const h of hosts) {
     for (const s of h.held) answer(s);
-    await new Promise<void>((resolve) => h.server.close(() => resolve()));
+    await h.standIn.close();
   }
 });
 

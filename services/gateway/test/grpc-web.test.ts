@@ -1,8 +1,8 @@
 import * as http from 'node:http';
 import * as http2 from 'node:http2';
-import type { AddressInfo } from 'node:net';
 import { createTestEnv, type TestEnv } from '../../shared/testing/harness';
 import { startGateway, type StartedGateway } from '../src/main';
+import { startStandIn, type StandIn } from './stand-in';
 
 /**
  * gRPC-web edge cases a browser (or a grpc-web SDK) runs into, against a stand-in
@@ -20,20 +20,15 @@ interface Seen {
 }
 
 let env: TestEnv;
-let upstream: http2.Http2Server;
+let upstream: StandIn;
 let gw: StartedGateway;
 let token: string;
-const upstreamSessions = new Set<http2.ServerHttp2Session>();
 const seen = new Map<string, Seen>();
 
 beforeAll(async () => {
   env = await createTestEnv('gateway_grpc_web');
   token = await env.signer.sign('registrar-1', 'registrar', 3600);
-  upstream = http2.createServer();
-  upstream.on('session', (s) => upstreamSessions.add(s));
-  upstream.on('stream', (stream, headers) => {
-    stream.on('error', () => undefined);
-    stream.resume();
+  upstream = await startStandIn((stream, headers) => {
     const testCase = String(headers['x-test-case'] ?? '');
     const record: Seen = { headers, closed: false };
     seen.set(testCase, record);
@@ -52,16 +47,12 @@ beforeAll(async () => {
     else if (testCase.startsWith('stream')) streamMessages();
     // Any other case is never answered.
   });
-  await new Promise<void>((resolve) => upstream.listen(0, '127.0.0.1', resolve));
-  const port = (upstream.address() as AddressInfo).port;
-  gw = await startGateway({ ...env.env, GATEWAY_PORT: '0', GATEWAY_METRICS_PORT: '0', REGISTRATION_SERVICE_ADDR: `127.0.0.1:${port}`, WEB_DIST_DIR: '/nonexistent', SHUTDOWN_GRACE_MS: '200' });
+  gw = await startGateway({ ...env.env, GATEWAY_PORT: '0', GATEWAY_METRICS_PORT: '0', REGISTRATION_SERVICE_ADDR: upstream.address, WEB_DIST_DIR: '/nonexistent', SHUTDOWN_GRACE_MS: '200' });
 });
 
 afterAll(async () => {
   await gw?.stop();
-  // Streams the stand-in never answered keep its sessions open after the gateway has gone.
-  for (const s of upstreamSessions) s.destroy();
-  upstream?.close();
+  await upstream?.close();
   await env?.cleanup();
 });
 

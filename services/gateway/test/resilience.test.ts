@@ -1,11 +1,11 @@
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import * as http2 from 'node:http2';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse, stringify } from 'yaml';
 import { createTestEnv, type TestEnv } from '../../shared/testing/harness';
 import { startGateway, type StartedGateway } from '../src/main';
+import { startStandIn, type StandIn } from './stand-in';
 
 /**
  * What the gateway does when a caller goes away before its answer has started: as Envoy
@@ -19,8 +19,7 @@ const EMPTY_MESSAGE = Buffer.from([0, 0, 0, 0, 0]);
 
 let env: TestEnv;
 let token: string;
-let upstream: http2.Http2Server;
-let upstreamAddr: string;
+let upstream: StandIn;
 /** Calls the stand-in registration service has received and not yet seen closed, by path. */
 const open = new Map<http2.ServerHttp2Stream, string>();
 const received: string[] = [];
@@ -30,27 +29,21 @@ beforeAll(async () => {
   token = await env.signer.sign('registrar-1', 'registrar', 3600);
   // A stand-in registration service that holds every call without answering (a Watch whose
   // first event has not happened yet, or a slow write).
-  upstream = http2.createServer();
-  upstream.on('stream', (stream, headers) => {
-    stream.on('error', () => undefined);
-    stream.resume();
+  upstream = await startStandIn((stream, headers) => {
     const path = String(headers[':path']);
     received.push(path);
     open.set(stream, path);
     stream.on('close', () => open.delete(stream));
   });
-  await new Promise<void>((resolve) => upstream.listen(0, '127.0.0.1', resolve));
-  upstreamAddr = `127.0.0.1:${(upstream.address() as AddressInfo).port}`;
 });
 
 afterAll(async () => {
-  for (const s of open.keys()) s.close();
-  await new Promise<void>((resolve) => upstream.close(() => resolve()));
+  await upstream?.close();
   await env?.cleanup();
 });
 
 function gateway(extra: Record<string, string> = {}): Promise<StartedGateway> {
-  return startGateway({ ...env.env, GATEWAY_PORT: '0', GATEWAY_METRICS_PORT: '0', REGISTRATION_SERVICE_ADDR: upstreamAddr, WEB_DIST_DIR: '/nonexistent', ...extra });
+  return startGateway({ ...env.env, GATEWAY_PORT: '0', GATEWAY_METRICS_PORT: '0', REGISTRATION_SERVICE_ADDR: upstream.address, WEB_DIST_DIR: '/nonexistent', ...extra });
 }
 
 function connect(port: number): Promise<http2.ClientHttp2Session> {

@@ -2,6 +2,7 @@ import * as http2 from 'node:http2';
 import * as net from 'node:net';
 import { createTestEnv, type TestEnv } from '../../shared/testing/harness';
 import { startGateway } from '../src/main';
+import { startStandIn, type StandIn } from './stand-in';
 
 /**
  * The gateway's drain on stop: unary calls in flight finish, streams and calls
@@ -11,8 +12,7 @@ import { startGateway } from '../src/main';
 const STUDENT = '/coursereg.student.v1.StudentService';
 const WATCH_STUDENT = '/coursereg.registration.v1.RegistrationService/WatchStudent';
 let env: TestEnv;
-let upstream: http2.Http2Server;
-let upstreamPort: number;
+let upstream: StandIn;
 let token: string;
 
 /** A gRPC frame holding an empty message (every field at its default). */
@@ -24,10 +24,7 @@ beforeAll(async () => {
   // A stand-in student and registration service: GetStudent answers after 500 ms,
   // GetAcademicRecord sends half its answer at once and the rest after 500 ms, WatchStudent
   // sends one message and never ends (a stream in progress), GetHolds never answers.
-  upstream = http2.createServer();
-  upstream.on('stream', (stream, headers) => {
-    stream.on('error', () => undefined);
-    stream.resume();
+  upstream = await startStandIn((stream, headers) => {
     const path = String(headers[':path']);
     if (path === `${STUDENT}/GetStudent`) {
       setTimeout(() => {
@@ -52,17 +49,15 @@ beforeAll(async () => {
       stream.write(EMPTY_MESSAGE);
     }
   });
-  await new Promise<void>((resolve) => upstream.listen(0, '127.0.0.1', resolve));
-  upstreamPort = (upstream.address() as net.AddressInfo).port;
 });
 
 afterAll(async () => {
-  upstream?.close();
+  await upstream?.close();
   await env?.cleanup();
 });
 
 function gatewayWithGrace(graceMs: number) {
-  return startGateway({ ...env.env, GATEWAY_PORT: '0', GATEWAY_METRICS_PORT: '0', STUDENT_SERVICE_ADDR: `127.0.0.1:${upstreamPort}`, REGISTRATION_SERVICE_ADDR: `127.0.0.1:${upstreamPort}`, WEB_DIST_DIR: '/nonexistent', SHUTDOWN_GRACE_MS: String(graceMs) });
+  return startGateway({ ...env.env, GATEWAY_PORT: '0', GATEWAY_METRICS_PORT: '0', STUDENT_SERVICE_ADDR: upstream.address, REGISTRATION_SERVICE_ADDR: upstream.address, WEB_DIST_DIR: '/nonexistent', SHUTDOWN_GRACE_MS: String(graceMs) });
 }
 
 interface WebAnswer {

@@ -1,0 +1,38 @@
+import * as http2 from 'node:http2';
+import type { AddressInfo } from 'node:net';
+
+/** A stand-in gRPC service (plain HTTP/2) on a port the system picks; each test answers its calls its own way. */
+export interface StandIn {
+  server: http2.Http2Server;
+  /** host:port, as the gateway's *_SERVICE_ADDR variables take it. */
+  address: string;
+  /**
+   * Stops it. Sessions still open are destroyed first: a stream the stand-in never
+   * answered keeps its session, and so the test process, alive after the caller has gone.
+   */
+  close(): Promise<void>;
+}
+
+/** Starts a stand-in; `onStream` gets every call, already reading (resumed) and with its errors ignored. */
+export async function startStandIn(onStream: (stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders) => void): Promise<StandIn> {
+  const server = http2.createServer();
+  const sessions = new Set<http2.ServerHttp2Session>();
+  server.on('session', (s) => {
+    sessions.add(s);
+    s.once('close', () => sessions.delete(s));
+  });
+  server.on('stream', (stream, headers) => {
+    stream.on('error', () => undefined);
+    stream.resume();
+    onStream(stream, headers);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    server,
+    address: `127.0.0.1:${(server.address() as AddressInfo).port}`,
+    async close() {
+      for (const s of sessions) s.destroy();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
