@@ -1,3 +1,7 @@
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import * as http2 from 'node:http2';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { NodeHttpTransport } from '@improbable-eng/grpc-web-node-http-transport';
 import { grpc as grpcWeb } from '@improbable-eng/grpc-web';
@@ -101,6 +105,86 @@ describe('retries', () => {
     } finally {
       await gw.stop();
       await flaky.close();
+    }
+  });
+});
+
+describe('retry_on conditions, as Envoy tells them apart', () => {
+  /** A stand-in student service that resets a call (RST_STREAM INTERNAL_ERROR), answers HTTP 503 (as a proxy in front of it would) or answers UNAVAILABLE, by method; counts what reaches it. */
+  async function standInStudents() {
+    const seen: string[] = [];
+    const service = await startStandIn((stream, headers) => {
+      const path = String(headers[':path']);
+      seen.push(path);
+      stream.on('end', () => {
+        if (path.endsWith('/GetStudent')) stream.close(http2.constants.NGHTTP2_INTERNAL_ERROR);
+        else if (path.endsWith('/ListHolds')) stream.respond({ ':status': 503, 'content-type': 'text/plain' }, { endStream: true });
+        else stream.respond({ ':status': 200, 'content-type': 'application/grpc', 'grpc-status': '14', 'grpc-message': 'busy' }, { endStream: true });
+      });
+    });
+    return { service, count: (method: string) => seen.filter((p) => p.endsWith(`/${method}`)).length };
+  }
+
+  /** A gateway whose student-reads route retries on `retryOn` instead of what envoy.yaml says. */
+  async function gatewayRetryingOn(address: string, retryOn: string | undefined): Promise<{ gw: StartedGateway; dir?: string }> {
+    const extra: Record<string, string> = {};
+    let dir: string | undefined;
+    if (retryOn !== undefined) {
+      dir = mkdtempSync(join(tmpdir(), 'coursereg-envoy-'));
+      const yaml = readFileSync('envoy/envoy.yaml', 'utf8');
+      const at = yaml.indexOf('- name: student-reads');
+      const changed = yaml.slice(0, at) + yaml.slice(at).replace(/retry_on: [^\n]+/, `retry_on: ${retryOn}`);
+      writeFileSync(join(dir, 'envoy.yaml'), changed);
+      extra.ENVOY_CONFIG_FILE = join(dir, 'envoy.yaml');
+    }
+    const gw = await startGateway({ ...env.env, GATEWAY_PORT: '0', GATEWAY_METRICS_PORT: '0', STUDENT_SERVICE_ADDR: address, WEB_DIST_DIR: '/nonexistent', ...extra });
+    return { gw, dir };
+  }
+
+  test('aResetRead_isRetriedUnderGatewayError_butNotUnderUnavailableAlone', async () => {
+    const { service, count } = await standInStudents();
+    const asConfigured = await gatewayRetryingOn(service.address, undefined);
+    const unavailableOnly = await gatewayRetryingOn(service.address, 'unavailable');
+    try {
+      const students = (gw: StartedGateway) => new StudentServiceClientImpl(new StudentWeb(`http://127.0.0.1:${gw.port}`, { transport: NodeHttpTransport() }));
+      // envoy.yaml (unavailable,gateway-error): a reset is a gateway error, so the read is tried three times.
+      expect((await webFailure(students(asConfigured.gw).GetStudent({ id: 'S0001' }, md))).code).toBe(grpc.status.UNAVAILABLE);
+      expect(count('GetStudent')).toBe(3);
+      // With unavailable alone, Envoy retries only an UNAVAILABLE answer: the reset is not retried,
+      expect((await webFailure(students(unavailableOnly.gw).GetStudent({ id: 'S0001' }, md))).code).toBe(grpc.status.UNAVAILABLE);
+      expect(count('GetStudent')).toBe(4);
+      // and an UNAVAILABLE answer still is.
+      expect((await webFailure(students(unavailableOnly.gw).ListStudents({ pageSize: 1, pageToken: '', query: '' }, md))).code).toBe(grpc.status.UNAVAILABLE);
+      expect(count('ListStudents')).toBe(3);
+    } finally {
+      for (const g of [asConfigured, unavailableOnly]) {
+        await g.gw.stop();
+        if (g.dir) rmSync(g.dir, { recursive: true, force: true });
+      }
+      await service.close();
+    }
+  });
+
+  test('anHttp503_isRetriedUnderGatewayError_andReachesTheCallerAsUnavailable', async () => {
+    const { service, count } = await standInStudents();
+    const asConfigured = await gatewayRetryingOn(service.address, undefined);
+    const unavailableOnly = await gatewayRetryingOn(service.address, 'unavailable');
+    try {
+      const students = (gw: StartedGateway) => new StudentServiceClientImpl(new StudentWeb(`http://127.0.0.1:${gw.port}`, { transport: NodeHttpTransport() }));
+      // 503 is a gateway error: tried three times, then answered with gRPC's mapping of 503.
+      const err = await webFailure(students(asConfigured.gw).ListHolds({ studentId: 'S0001' }, md));
+      expect(err.code).toBe(grpc.status.UNAVAILABLE);
+      expect(err.message).toMatch(/HTTP 503/);
+      expect(count('ListHolds')).toBe(3);
+      // Not a retry_on unavailable condition (that is grpc-status 14 in the answer).
+      expect((await webFailure(students(unavailableOnly.gw).ListHolds({ studentId: 'S0001' }, md))).code).toBe(grpc.status.UNAVAILABLE);
+      expect(count('ListHolds')).toBe(4);
+    } finally {
+      for (const g of [asConfigured, unavailableOnly]) {
+        await g.gw.stop();
+        if (g.dir) rmSync(g.dir, { recursive: true, force: true });
+      }
+      await service.close();
     }
   });
 });

@@ -19,7 +19,7 @@ test('plan_fromRealEnvoyYaml_takesRoutesClustersLimitsAndCors', () => {
   const byName = new Map(plan.routes.map((r) => [r.name, r]));
   expect(byName.get('registration-streams')!.timeoutMs).toBe(0);
   expect(byName.get('registration-streams')!.grpcTimeoutHeaderMaxMs).toBe(0);
-  expect(byName.get('course-reads')!.retry!.retryOn).toEqual(new Set(['unavailable']));
+  expect(byName.get('course-reads')!.retry!.retryOn).toEqual(new Set(['unavailable', 'gateway-error']));
   expect(byName.get('course-reads')!.retry!.otherHost).toBe(true);
   expect(byName.get('registration')!.retry).toBeUndefined();
   expect(byName.get('registration')!.localLimit!.maxTokens).toBeGreaterThan(0);

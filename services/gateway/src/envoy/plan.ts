@@ -346,7 +346,7 @@ function readRoute(r: Reader, value: unknown, where: string, vhActions: RateLimi
     const backOff = rp.retry_back_off === undefined ? {} : r.obj(rp.retry_back_off, `${where}.route.retry_policy.retry_back_off`, ['base_interval', 'max_interval']);
     const baseIntervalMs = backOff.base_interval === undefined ? 25 : durationMs(backOff.base_interval, `${where}.route.retry_policy.retry_back_off.base_interval`);
     const retryOn = new Set(String(rp.retry_on ?? '').split(',').map((s) => s.trim()).filter(Boolean));
-    for (const on of retryOn) if (on !== 'unavailable') r.unsupported.push(`${where}.route.retry_policy.retry_on ${on} (only "unavailable" is implemented)`);
+    for (const on of retryOn) if (!RETRY_ON.has(on)) r.unsupported.push(`${where}.route.retry_policy.retry_on ${on} (implemented: ${[...RETRY_ON].join(', ')})`);
     plan.retry = {
       retryOn,
       numRetries: num(rp.num_retries, 1),
@@ -400,6 +400,8 @@ function readRateLimitActions(r: Reader, value: unknown, where: string): RateLim
 }
 
 const LB_POLICIES = new Set(['ROUND_ROBIN', 'LEAST_REQUEST', 'RANDOM']);
+/** The retry_on conditions the gateway tells apart (see FailureKind in proxy/upstream.ts). */
+const RETRY_ON = new Set(['unavailable', 'reset', 'connect-failure', 'refused-stream', 'gateway-error', '5xx']);
 
 function readCluster(r: Reader, value: unknown, where: string): ClusterPlan {
   const c = r.obj(value, where, ['name', 'type', 'lb_policy', 'connect_timeout', 'typed_extension_protocol_options', 'circuit_breakers', 'outlier_detection', 'health_checks', 'load_assignment']);

@@ -69,6 +69,18 @@ const HTTP_STATUS_FOR: Partial<Record<status, number>> = {
   [status.DEADLINE_EXCEEDED]: 504,
 };
 
+/** gRPC's mapping of an HTTP status, for answers without a grpc-status (doc/http-grpc-status-mapping.md); anything else is UNKNOWN. */
+const GRPC_STATUS_FOR_HTTP: Partial<Record<number, status>> = {
+  400: status.INTERNAL,
+  401: status.UNAUTHENTICATED,
+  403: status.PERMISSION_DENIED,
+  404: status.UNIMPLEMENTED,
+  429: status.UNAVAILABLE,
+  502: status.UNAVAILABLE,
+  503: status.UNAVAILABLE,
+  504: status.UNAVAILABLE,
+};
+
 /** Percent-encodes a grpc-message value as the gRPC spec asks. */
 function encodeGrpcMessage(message: string): string {
   return Buffer.from(message, 'utf8').reduce((s, b) => s + (b >= 0x20 && b <= 0x7e && b !== 0x25 ? String.fromCharCode(b) : `%${b.toString(16).toUpperCase().padStart(2, '0')}`), '');
@@ -287,7 +299,7 @@ export function createGateway(deps: GatewayDeps) {
   }
 
   async function callWithRetries(call: ActiveCall, upstream: Cluster, route: RoutePlan, headers: Record<string, string>, body: Buffer, deadline: number): Promise<UpstreamResponse> {
-    const retry = route.retry?.retryOn.has('unavailable') ? route.retry : undefined;
+    const retry = route.retry && route.retry.retryOn.size > 0 ? route.retry : undefined;
     const attempts = 1 + (retry?.numRetries ?? 0);
     let lastFailure: UpstreamFailure | undefined;
     // Hosts that failed this call, for retry_host_predicate previous_hosts.
@@ -313,6 +325,7 @@ export function createGateway(deps: GatewayDeps) {
         if (!(err instanceof UpstreamFailure)) throw err;
         lastFailure = err;
         if (err.host !== undefined) tried.push(err.host);
+        if (!retriable(retry?.retryOn, err)) break;
         if (i + 1 < attempts) {
           // Envoy's fully jittered exponential back-off.
           const cap = Math.min(retry!.maxIntervalMs, retry!.baseIntervalMs * 2 ** i);
@@ -391,6 +404,26 @@ interface ActiveCall {
 
 function ignore(): void {}
 
+/** Whether the route's retry_on conditions cover this failure, as Envoy's router decides. */
+function retriable(retryOn: ReadonlySet<string> | undefined, failure: UpstreamFailure): boolean {
+  if (!retryOn) return false;
+  switch (failure.kind) {
+    case 'unavailable':
+      return retryOn.has('unavailable');
+    case 'http-5xx': {
+      const code = Number(failure.response?.headers[':status']);
+      return retryOn.has('5xx') || (retryOn.has('gateway-error') && code >= 502 && code <= 504);
+    }
+    case 'timeout':
+      // Envoy retries a per-try timeout (not hedged) under 5xx or gateway-error only.
+      return retryOn.has('5xx') || retryOn.has('gateway-error');
+    case 'connect-failure':
+    case 'refused-stream':
+    case 'reset':
+      return retryOn.has('reset') || retryOn.has('5xx') || retryOn.has('gateway-error') || retryOn.has(failure.kind);
+  }
+}
+
 /**
  * One call's answer on its way back: body bytes are gathered until the end of the
  * event-loop turn, so a unary answer leaves in one write with its headers and
@@ -450,7 +483,7 @@ class Relay {
     });
     stream.on('end', () => {
       if (this.finished) return;
-      const t = this.trailers ?? { 'grpc-status': String(status.INTERNAL), 'grpc-message': 'the service ended the call without a status' };
+      const t = this.trailers ?? this.missingTrailers();
       this.endWith(t);
       this.finish(Number(t['grpc-status'] ?? status.UNKNOWN) as status);
     });
@@ -466,6 +499,18 @@ class Relay {
       stream.close(h2.NGHTTP2_CANCEL);
       this.finish(status.CANCELLED);
     });
+  }
+
+  /**
+   * The status of an answer that ended without one: from its HTTP status when that is
+   * not 200 (something in front of the service answered), as gRPC's HTTP-to-gRPC mapping
+   * and Envoy do; INTERNAL otherwise.
+   */
+  private missingTrailers(): Record<string, string> {
+    const http = Number(this.res.headers[':status']);
+    if (http === 200) return { 'grpc-status': String(status.INTERNAL), 'grpc-message': 'the service ended the call without a status' };
+    const code = GRPC_STATUS_FOR_HTTP[http] ?? status.UNKNOWN;
+    return { 'grpc-status': String(code), 'grpc-message': encodeGrpcMessage(`the ${this.cluster} service answered HTTP ${http}`) };
   }
 
   /** Runs at the end of the event-loop turn in which body bytes arrived. */

@@ -45,6 +45,18 @@ export function cancelAttempt(req: UpstreamRequest): void {
   else req.leaveQueue?.();
 }
 
+/**
+ * How an attempt failed, in the terms of Envoy's retry_on conditions:
+ * - `unavailable`: a trailers-only answer with grpc-status UNAVAILABLE (retry_on `unavailable`);
+ * - `http-5xx`: an answer with an HTTP 5xx status, from something in front of the service (`5xx`, and `gateway-error` for 502–504);
+ * - `connect-failure`: no connection to the host (`connect-failure`);
+ * - `refused-stream`: the host refused the stream, so it never saw the call (`refused-stream`);
+ * - `reset`: the stream or its connection ended before any answer (`reset`);
+ * - `timeout`: no answer within the attempt's time (`5xx` and `gateway-error` retry a per-try timeout).
+ * Envoy's `reset`, `5xx` and `gateway-error` also cover connection failures and refused streams.
+ */
+export type FailureKind = 'unavailable' | 'http-5xx' | 'connect-failure' | 'refused-stream' | 'reset' | 'timeout';
+
 /** The upstream could not be reached, reset the call, or answered UNAVAILABLE: an Envoy "gateway failure". */
 export class UpstreamFailure extends Error {
   /** Which host of the cluster failed (its index), when one was tried. */
@@ -52,7 +64,8 @@ export class UpstreamFailure extends Error {
 
   constructor(
     message: string,
-    /** The UNAVAILABLE answer itself, when there was one, to relay if no retry helps. */
+    readonly kind: FailureKind,
+    /** The failed answer itself, when there was one, to relay if no retry helps. */
     readonly response?: UpstreamResponse,
   ) {
     super(message);
@@ -60,7 +73,14 @@ export class UpstreamFailure extends Error {
 }
 
 /** No response headers came within the attempt's time (the per-try timeout, or what was left of the call's deadline). */
-export class UpstreamTimeout extends UpstreamFailure {}
+export class UpstreamTimeout extends UpstreamFailure {
+  constructor(message: string) {
+    super(message, 'timeout');
+  }
+}
+
+/** Error codes of a connection that never came up, as opposed to a reset of the stream itself. */
+const CONNECT_ERRORS = new Set(['ECONNREFUSED', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN']);
 
 /** The breaker is open, or the cluster's max_requests or max_pending_requests is reached: the call was not attempted. */
 export class UpstreamRefused extends Error {
@@ -260,7 +280,7 @@ export class Upstream {
           r.pending--;
           if (waiter.timer) clearTimeout(waiter.timer);
           if (!go) {
-            reject(new UpstreamFailure(`the connections to the ${this.plan.name} service are closing`));
+            reject(new UpstreamFailure(`the connections to the ${this.plan.name} service are closing`, 'reset'));
             return;
           }
           // The per-try timeout counts from the call's arrival, waiting included.
@@ -411,7 +431,7 @@ export class Upstream {
     this.idleSince[i] = performance.now();
     const connectTimer = setTimeout(() => {
       if (!session.connecting) return;
-      session.destroy(new Error(`connect timeout after ${this.plan.connectTimeoutMs} ms`));
+      session.destroy(Object.assign(new Error(`connect timeout after ${this.plan.connectTimeoutMs} ms`), { code: 'ETIMEDOUT' }));
     }, this.plan.connectTimeoutMs);
     session.once('connect', () => {
       clearTimeout(connectTimer);
@@ -436,7 +456,7 @@ export class Upstream {
     return new Promise((resolve, reject) => {
       // `fire` lets a call through only when a stream is free.
       const i = this.pickConnection();
-      if (i < 0) reject(new UpstreamFailure(`no stream free to the ${this.plan.name} service`));
+      if (i < 0) reject(new UpstreamFailure(`no stream free to the ${this.plan.name} service`, 'reset'));
       else this.send(i, req, resolve, reject);
     });
   }
@@ -450,7 +470,7 @@ export class Upstream {
       stream = this.session(i).request(req.headers);
     } catch (err) {
       // The stream stays free: when this call came from `serveWaiting`, its loop hands it on.
-      reject(new UpstreamFailure(`cannot reach the ${this.plan.name} service at ${this.address}: ${(err as Error).message}`));
+      reject(new UpstreamFailure(`cannot reach the ${this.plan.name} service at ${this.address}: ${(err as Error).message}`, 'connect-failure'));
       return;
     }
     this.streams[i]++;
@@ -474,7 +494,12 @@ export class Upstream {
       // Counted as finished already when it is a failure; `send` replaces release on success.
       const response: UpstreamResponse = { headers, stream, trailersOnly, release: noRelease };
       if (trailersOnly && String(headers['grpc-status']) === GRPC_UNAVAILABLE) {
-        reject(new UpstreamFailure(`the ${this.plan.name} service answered UNAVAILABLE`, response));
+        reject(new UpstreamFailure(`the ${this.plan.name} service answered UNAVAILABLE`, 'unavailable', response));
+        return;
+      }
+      const httpStatus = Number(headers[':status']);
+      if (httpStatus >= 500) {
+        reject(new UpstreamFailure(`the ${this.plan.name} service at ${this.address} answered HTTP ${httpStatus}`, 'http-5xx', response));
         return;
       }
       resolve(response);
@@ -483,14 +508,19 @@ export class Upstream {
       if (settled) return;
       settled = true;
       if (timer) clearTimeout(timer);
-      reject(req.cancelled ? new UpstreamCancelled('the caller went away') : new UpstreamFailure(`cannot reach the ${this.plan.name} service at ${this.address}: ${err.message}`));
+      // A stream waiting for a connection that fails is cancelled, with the connection's error as its cause.
+      const code = (err as NodeJS.ErrnoException).code ?? '';
+      const cause = ((err as { cause?: NodeJS.ErrnoException }).cause)?.code ?? '';
+      const kind = CONNECT_ERRORS.has(code) || CONNECT_ERRORS.has(cause) ? 'connect-failure' : 'reset';
+      reject(req.cancelled ? new UpstreamCancelled('the caller went away') : new UpstreamFailure(`cannot reach the ${this.plan.name} service at ${this.address}: ${err.message}`, kind));
     });
     stream.on('close', () => {
       this.streamEnded(i);
       if (settled) return;
       settled = true;
       if (timer) clearTimeout(timer);
-      reject(req.cancelled ? new UpstreamCancelled('the caller went away') : new UpstreamFailure(`the ${this.plan.name} service at ${this.address} closed the call (code ${stream.rstCode})`));
+      const refused = stream.rstCode === http2.constants.NGHTTP2_REFUSED_STREAM;
+      reject(req.cancelled ? new UpstreamCancelled('the caller went away') : new UpstreamFailure(`the ${this.plan.name} service at ${this.address} ${refused ? 'refused' : 'closed'} the call (code ${stream.rstCode})`, refused ? 'refused-stream' : 'reset'));
     });
     stream.end(req.body);
   }
@@ -571,7 +601,7 @@ export class Cluster {
     } catch (err) {
       this.active--;
       if (err instanceof UpstreamFailure || err instanceof UpstreamRefused || err instanceof UpstreamCancelled) throw err;
-      throw new UpstreamFailure((err as Error).message);
+      throw new UpstreamFailure((err as Error).message, 'reset');
     } finally {
       if (isRetry) this.retrying--;
     }
