@@ -141,52 +141,46 @@ describe('retry_on conditions, as Envoy tells them apart', () => {
     return { gw, dir };
   }
 
-  test('aResetRead_isRetriedUnderGatewayError_butNotUnderUnavailableAlone', async () => {
+  /** Runs `body` against a stand-in student service behind two gateways: one as envoy.yaml says, one retrying student reads on `unavailable` alone. */
+  async function withGateways(body: (g: { asConfigured: StudentServiceClientImpl; unavailableOnly: StudentServiceClientImpl; count: (method: string) => number }) => Promise<void>): Promise<void> {
     const { service, count } = await standInStudents();
-    const asConfigured = await gatewayRetryingOn(service.address, undefined);
-    const unavailableOnly = await gatewayRetryingOn(service.address, 'unavailable');
+    const started = [await gatewayRetryingOn(service.address, undefined), await gatewayRetryingOn(service.address, 'unavailable')];
+    const students = (gw: StartedGateway) => new StudentServiceClientImpl(new StudentWeb(`http://127.0.0.1:${gw.port}`, { transport: NodeHttpTransport() }));
     try {
-      const students = (gw: StartedGateway) => new StudentServiceClientImpl(new StudentWeb(`http://127.0.0.1:${gw.port}`, { transport: NodeHttpTransport() }));
-      // envoy.yaml (unavailable,gateway-error): a reset is a gateway error, so the read is tried three times.
-      expect((await webFailure(students(asConfigured.gw).GetStudent({ id: 'S0001' }, md))).code).toBe(grpc.status.UNAVAILABLE);
-      expect(count('GetStudent')).toBe(3);
-      // With unavailable alone, Envoy retries only an UNAVAILABLE answer: the reset is not retried,
-      expect((await webFailure(students(unavailableOnly.gw).GetStudent({ id: 'S0001' }, md))).code).toBe(grpc.status.UNAVAILABLE);
-      expect(count('GetStudent')).toBe(4);
-      // and an UNAVAILABLE answer still is.
-      expect((await webFailure(students(unavailableOnly.gw).ListStudents({ pageSize: 1, pageToken: '', query: '' }, md))).code).toBe(grpc.status.UNAVAILABLE);
-      expect(count('ListStudents')).toBe(3);
+      await body({ asConfigured: students(started[0].gw), unavailableOnly: students(started[1].gw), count });
     } finally {
-      for (const g of [asConfigured, unavailableOnly]) {
+      for (const g of started) {
         await g.gw.stop();
         if (g.dir) rmSync(g.dir, { recursive: true, force: true });
       }
       await service.close();
     }
-  });
+  }
 
-  test('anHttp503_isRetriedUnderGatewayError_andReachesTheCallerAsUnavailable', async () => {
-    const { service, count } = await standInStudents();
-    const asConfigured = await gatewayRetryingOn(service.address, undefined);
-    const unavailableOnly = await gatewayRetryingOn(service.address, 'unavailable');
-    try {
-      const students = (gw: StartedGateway) => new StudentServiceClientImpl(new StudentWeb(`http://127.0.0.1:${gw.port}`, { transport: NodeHttpTransport() }));
+  test('aResetRead_isRetriedUnderGatewayError_butNotUnderUnavailableAlone', () =>
+    withGateways(async ({ asConfigured, unavailableOnly, count }) => {
+      // envoy.yaml (unavailable,gateway-error): a reset is a gateway error, so the read is tried three times.
+      expect((await webFailure(asConfigured.GetStudent({ id: 'S0001' }, md))).code).toBe(grpc.status.UNAVAILABLE);
+      expect(count('GetStudent')).toBe(3);
+      // With unavailable alone, Envoy retries only an UNAVAILABLE answer: the reset is not retried,
+      expect((await webFailure(unavailableOnly.GetStudent({ id: 'S0001' }, md))).code).toBe(grpc.status.UNAVAILABLE);
+      expect(count('GetStudent')).toBe(4);
+      // and an UNAVAILABLE answer still is.
+      expect((await webFailure(unavailableOnly.ListStudents({ pageSize: 1, pageToken: '', query: '' }, md))).code).toBe(grpc.status.UNAVAILABLE);
+      expect(count('ListStudents')).toBe(3);
+    }));
+
+  test('anHttp503_isRetriedUnderGatewayError_andReachesTheCallerAsUnavailable', () =>
+    withGateways(async ({ asConfigured, unavailableOnly, count }) => {
       // 503 is a gateway error: tried three times, then answered with gRPC's mapping of 503.
-      const err = await webFailure(students(asConfigured.gw).ListHolds({ studentId: 'S0001' }, md));
+      const err = await webFailure(asConfigured.ListHolds({ studentId: 'S0001' }, md));
       expect(err.code).toBe(grpc.status.UNAVAILABLE);
       expect(err.message).toMatch(/HTTP 503/);
       expect(count('ListHolds')).toBe(3);
       // Not a retry_on unavailable condition (that is grpc-status 14 in the answer).
-      expect((await webFailure(students(unavailableOnly.gw).ListHolds({ studentId: 'S0001' }, md))).code).toBe(grpc.status.UNAVAILABLE);
+      expect((await webFailure(unavailableOnly.ListHolds({ studentId: 'S0001' }, md))).code).toBe(grpc.status.UNAVAILABLE);
       expect(count('ListHolds')).toBe(4);
-    } finally {
-      for (const g of [asConfigured, unavailableOnly]) {
-        await g.gw.stop();
-        if (g.dir) rmSync(g.dir, { recursive: true, force: true });
-      }
-      await service.close();
-    }
-  });
+    }));
 });
 
 describe('a cluster of two hosts', () => {
