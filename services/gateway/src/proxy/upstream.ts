@@ -57,7 +57,7 @@ export function cancelAttempt(req: UpstreamRequest): void {
  */
 export type FailureKind = 'unavailable' | 'http-5xx' | 'connect-failure' | 'refused-stream' | 'reset' | 'timeout';
 
-/** The upstream could not be reached, reset the call, or answered UNAVAILABLE: an Envoy "gateway failure". */
+/** The upstream could not be reached, reset the call, did not answer in time, or answered UNAVAILABLE or an HTTP 5xx (see FailureKind). */
 export class UpstreamFailure extends Error {
   /** Which host of the cluster failed (its index), when one was tried. */
   host?: number;
