@@ -151,3 +151,18 @@ test('plan_http2Windows_overHttp2sLargest_areCappedAtIt', () => {
   const plan = buildGatewayPlan(envoy, limits);
   expect(plan.clusters.get('course')!.http2).toMatchObject({ initialStreamWindowSize: 2 ** 31 - 1, initialConnectionWindowSize: 2 ** 31 - 1 });
 });
+
+test('plan_rateLimitStatusOnError_byNameOrNumber_defaultsTo500_andNamesAStatusOutside4xx5xx', () => {
+  const statusOnError = (value: unknown): { status: number; unsupported: string[] } => {
+    const { envoy, limits } = load();
+    const hcm = envoy.static_resources.listeners[0].filter_chains[0].filters[0].typed_config;
+    const ratelimit = hcm.http_filters.find((f: { name: string }) => f.name === 'envoy.filters.http.ratelimit');
+    if (value !== undefined) ratelimit.typed_config.status_on_error = { code: value };
+    const plan = buildGatewayPlan(envoy, limits);
+    return { status: plan.rateLimit!.statusOnError, unsupported: plan.unsupported.filter((u) => u.includes('status_on_error')) };
+  };
+  expect(statusOnError(undefined)).toEqual({ status: 500, unsupported: [] });
+  expect(statusOnError('ServiceUnavailable')).toEqual({ status: 503, unsupported: [] });
+  expect(statusOnError(429)).toEqual({ status: 429, unsupported: [] });
+  expect(statusOnError('OK')).toEqual({ status: 500, unsupported: [expect.stringContaining('status_on_error.code OK')] });
+});

@@ -12,6 +12,7 @@ function planWith(overrides: Partial<RateLimitPlan> = {}): RateLimitPlan {
     domain: 'coursereg',
     timeoutMs: 50,
     failureModeDeny: false,
+    statusOnError: 500,
     xRateLimitHeaders: true,
     asResourceExhausted: true,
     limits: new Map([
@@ -161,8 +162,7 @@ describe('GlobalRateLimits when Redis does not answer', () => {
     const limits = new GlobalRateLimits(planWith({ timeoutMs: 40, failureModeDeny: true }), redis, 'jwt_payload');
     try {
       const outcome = await limits.check(route, facts('S0001'));
-      expect(outcome.limited).toMatchObject({ descriptor: 'ratelimit_service_unavailable' });
-      expect(outcome.failedOpen).toBeUndefined();
+      expect(outcome).toEqual({ failedClosed: true });
     } finally {
       limits.close();
       redis.disconnect();

@@ -1,5 +1,6 @@
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import * as http2 from 'node:http2';
+import * as net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse, stringify } from 'yaml';
@@ -157,4 +158,80 @@ test('callerGone_whileWaitingForAStream_leavesTheQueue_andIsNeverSent', async ()
     await gw.stop();
     rmSync(dir, { recursive: true, force: true });
   }
+});
+
+describe('the limit store down, with failure_mode_deny', () => {
+  /**
+   * A "Redis" that stalls: it answers the client's connection set-up (CLIENT, INFO), so the
+   * client is ready and its disconnect is clean, and never answers anything else, so every
+   * limit check waits out the filter's timeout.
+   */
+  let stallingRedis: net.Server;
+  const stallingSockets = new Set<net.Socket>();
+  beforeAll(async () => {
+    stallingRedis = net.createServer((socket) => {
+      stallingSockets.add(socket);
+      socket.on('close', () => stallingSockets.delete(socket));
+      let pending = '';
+      socket.on('data', (chunk: Buffer) => {
+        pending += chunk.toString('latin1');
+        // Each command is a RESP array: *<n>, then <n> times $<length> and the argument.
+        for (;;) {
+          const lines = pending.split('\r\n');
+          const n = /^\*(\d+)$/.exec(lines[0]);
+          if (!n || lines.length < 1 + 2 * Number(n[1]) + 1) return;
+          const command = lines[2].toUpperCase();
+          pending = lines.slice(1 + 2 * Number(n[1])).join('\r\n');
+          if (command === 'INFO') {
+            const info = '# Server\r\nredis_version:7.0.0\r\nloading:0\r\n';
+            socket.write(`$${info.length}\r\n${info}\r\n`);
+          } else if (command === 'CLIENT') socket.write('+OK\r\n');
+        }
+      });
+    });
+    await new Promise<void>((resolve) => stallingRedis.listen(0, '127.0.0.1', resolve));
+  });
+  afterAll(async () => {
+    for (const socket of stallingSockets) socket.destroy();
+    await new Promise<void>((resolve) => stallingRedis.close(() => resolve()));
+  });
+
+  /** A gateway whose ratelimit filter fails closed (with `statusOnError`, if given), in front of the stalling Redis. */
+  async function denyingGateway(statusOnError?: string): Promise<{ gw: StartedGateway; dir: string }> {
+    const dir = mkdtempSync(join(tmpdir(), 'coursereg-envoy-'));
+    const yaml = readFileSync('envoy/envoy.yaml', 'utf8');
+    const deny = yaml.replace(/^( *)failure_mode_deny: false$/m, (_, indent: string) => `${indent}failure_mode_deny: true${statusOnError ? `\n${indent}status_on_error: { code: ${statusOnError} }` : ''}`);
+    expect(deny).not.toBe(yaml);
+    writeFileSync(join(dir, 'envoy.yaml'), deny);
+    const redisUrl = `redis://127.0.0.1:${(stallingRedis.address() as net.AddressInfo).port}/0`;
+    return { gw: await gateway({ ENVOY_CONFIG_FILE: join(dir, 'envoy.yaml'), REDIS_URL: redisUrl }), dir };
+  }
+
+  async function register(gw: StartedGateway): Promise<http2.IncomingHttpHeaders> {
+    const session = await connect(gw.port);
+    session.on('error', () => undefined);
+    try {
+      const req = grpcCall(session, 'Register');
+      return await new Promise<http2.IncomingHttpHeaders>((resolve) => req.on('response', resolve));
+    } finally {
+      session.destroy();
+    }
+  }
+
+  test('aCallIsRefusedAsEnvoyDoes_withStatusOnErrorDecidingTheCode_andNeverReachesTheService', async () => {
+    const before = received.length;
+    for (const [statusOnError, grpcStatus] of [[undefined, '2'], ['ServiceUnavailable', '14']] as const) {
+      const { gw, dir } = await denyingGateway(statusOnError);
+      try {
+        // Envoy's default status_on_error is 500, which gRPC maps to UNKNOWN; 503 maps to UNAVAILABLE.
+        const headers = await register(gw);
+        expect(headers['grpc-status']).toBe(grpcStatus);
+        expect(decodeURIComponent(String(headers['grpc-message']))).toMatch(/rate limit service could not be reached/);
+      } finally {
+        await gw.stop();
+        rmSync(dir, { recursive: true, force: true });
+      }
+    }
+    expect(received.length).toBe(before);
+  });
 });

@@ -60,6 +60,9 @@ export const REASON_MESSAGES: Readonly<Record<string, string>> = {
   ROUTE_NOT_FOUND: 'This version of the page asked for something the server does not offer. Reload the page.',
   METHOD_NOT_ALLOWED: 'This version of the page asked for something the server does not offer. Reload the page.',
   GATEWAY_INTERNAL: 'Something went wrong on our side. Please try again.',
+  UPSTREAM_UNAVAILABLE: 'Part of the system cannot be reached right now. Please try again shortly.',
+  GATEWAY_SHUTTING_DOWN: 'The server is restarting. Please try again in a moment.',
+  RATE_LIMIT_SERVICE_ERROR: 'The system cannot check its request limits right now. Nothing was changed; please try again shortly.',
   CANCELLED: 'The request was cancelled.',
   // Catalog administration
   TERM_NOT_FOUND: 'No term with this code exists.',

@@ -150,6 +150,8 @@ export interface RateLimitPlan {
   domain: string;
   timeoutMs: number;
   failureModeDeny: boolean;
+  /** The HTTP status of a refusal when the limit store fails and failureModeDeny is set (status_on_error; Envoy's 500 by default). */
+  statusOnError: number;
   xRateLimitHeaders: boolean;
   asResourceExhausted: boolean;
   limits: Map<string, { unit: string; requestsPerUnit: number; durationSeconds: number }>;
@@ -400,6 +402,24 @@ function readRateLimitActions(r: Reader, value: unknown, where: string): RateLim
 }
 
 const LB_POLICIES = new Set(['ROUND_ROBIN', 'LEAST_REQUEST', 'RANDOM']);
+/** Envoy's type.v3.StatusCode names of the 4xx and 5xx statuses, for fields such as status_on_error. */
+const HTTP_STATUS_NAMES: Record<string, number> = {
+  BadRequest: 400, Unauthorized: 401, PaymentRequired: 402, Forbidden: 403, NotFound: 404, MethodNotAllowed: 405, NotAcceptable: 406,
+  ProxyAuthenticationRequired: 407, RequestTimeout: 408, Conflict: 409, Gone: 410, LengthRequired: 411, PreconditionFailed: 412,
+  PayloadTooLarge: 413, URITooLong: 414, UnsupportedMediaType: 415, RangeNotSatisfiable: 416, ExpectationFailed: 417, MisdirectedRequest: 421,
+  UnprocessableEntity: 422, Locked: 423, FailedDependency: 424, UpgradeRequired: 426, PreconditionRequired: 428, TooManyRequests: 429,
+  RequestHeaderFieldsTooLarge: 431, InternalServerError: 500, NotImplemented: 501, BadGateway: 502, ServiceUnavailable: 503, GatewayTimeout: 504,
+  HTTPVersionNotSupported: 505, VariantAlsoNegotiates: 506, InsufficientStorage: 507, LoopDetected: 508, NotExtended: 510, NetworkAuthenticationRequired: 511,
+};
+
+/** An HTTP status given by its StatusCode name or number; a status outside 4xx and 5xx is named as unsupported and read as 500. */
+function httpStatusCode(r: Reader, value: unknown, where: string): number {
+  const code = typeof value === 'number' ? value : HTTP_STATUS_NAMES[String(value)];
+  if (code !== undefined && code >= 400 && code <= 599) return code;
+  r.unsupported.push(`${where} ${String(value)} (only 4xx and 5xx statuses)`);
+  return 500;
+}
+
 /** The retry_on conditions the gateway tells apart (see FailureKind in proxy/upstream.ts). */
 const RETRY_ON = new Set(['unavailable', 'reset', 'connect-failure', 'refused-stream', 'gateway-error', '5xx']);
 
@@ -525,7 +545,7 @@ function readJwt(r: Reader, value: Obj | undefined, where: string): JwtPlan | un
 
 function readRateLimit(r: Reader, value: Obj | undefined, limitsDoc: unknown, where: string): RateLimitPlan | undefined {
   if (!value) return undefined;
-  const cfg = r.obj(value, where, ['domain', 'request_type', 'timeout', 'failure_mode_deny', 'enable_x_ratelimit_headers', 'rate_limited_as_resource_exhausted', 'rate_limit_service']);
+  const cfg = r.obj(value, where, ['domain', 'request_type', 'timeout', 'failure_mode_deny', 'status_on_error', 'enable_x_ratelimit_headers', 'rate_limited_as_resource_exhausted', 'rate_limit_service']);
   const domain = String(cfg.domain);
   const doc = r.obj(limitsDoc, 'ratelimit', ['domain', 'descriptors']);
   if (doc.domain !== domain) throw new Error(`ratelimit config domain ${String(doc.domain)} does not match envoy.yaml's ${domain}`);
@@ -544,6 +564,7 @@ function readRateLimit(r: Reader, value: Obj | undefined, limitsDoc: unknown, wh
     domain,
     timeoutMs: cfg.timeout === undefined ? 20 : durationMs(cfg.timeout, `${where}.timeout`),
     failureModeDeny: cfg.failure_mode_deny === true,
+    statusOnError: cfg.status_on_error === undefined ? 500 : httpStatusCode(r, r.obj(cfg.status_on_error, `${where}.status_on_error`, ['code']).code, `${where}.status_on_error.code`),
     xRateLimitHeaders: cfg.enable_x_ratelimit_headers === 'DRAFT_VERSION_03',
     asResourceExhausted: cfg.rate_limited_as_resource_exhausted === true,
     limits,

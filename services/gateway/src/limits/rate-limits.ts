@@ -21,6 +21,8 @@ export interface LimitOutcome {
   headers?: LimitHeaders;
   /** The limit store failed and the request was let through (failure_mode_deny: false). */
   failedOpen?: boolean;
+  /** The limit store failed and the request is refused (failure_mode_deny: true). */
+  failedClosed?: boolean;
 }
 
 /** What a request's descriptors are built from. */
@@ -170,8 +172,7 @@ export class GlobalRateLimits {
   }
 
   private failure(): LimitOutcome {
-    if (this.plan.failureModeDeny) return { limited: { descriptor: 'ratelimit_service_unavailable', retryAfterMs: 1000, limit: 0 } };
-    return { failedOpen: true };
+    return this.plan.failureModeDeny ? { failedClosed: true } : { failedOpen: true };
   }
 
   private headers(limit: number, remaining: number, msBeforeNext: number): LimitHeaders | undefined {

@@ -6,7 +6,7 @@ import type { Logger } from '../../../shared/src/logger';
 import type { CorsPlan, GatewayPlan, RoutePlan } from '../envoy/plan';
 import type { GlobalRateLimits, LimitHeaders, LocalTokenBucket } from '../limits/rate-limits';
 import { BodyTooLarge, type Downstream } from './downstream';
-import { Base64Chunker, decodeTextBody, formatGrpcTimeout, parseGrpcTimeout, protocolOf, responseContentType, trailerFrame, type Protocol } from './grpc-web';
+import { Base64Chunker, decodeTextBody, formatGrpcTimeout, grpcStatusForHttp, parseGrpcTimeout, protocolOf, responseContentType, trailerFrame, type Protocol } from './grpc-web';
 import { cancelAttempt, UpstreamCancelled, UpstreamFailure, UpstreamRefused, UpstreamTimeout, type Cluster, type UpstreamRequest, type UpstreamResponse } from './upstream';
 import type { GatewayMetrics } from './metrics';
 
@@ -67,18 +67,6 @@ const HTTP_STATUS_FOR: Partial<Record<status, number>> = {
   [status.UNAVAILABLE]: 503,
   [status.UNIMPLEMENTED]: 404,
   [status.DEADLINE_EXCEEDED]: 504,
-};
-
-/** gRPC's mapping of an HTTP status, for answers without a grpc-status (doc/http-grpc-status-mapping.md); anything else is UNKNOWN. */
-const GRPC_STATUS_FOR_HTTP: Partial<Record<number, status>> = {
-  400: status.INTERNAL,
-  401: status.UNAUTHENTICATED,
-  403: status.PERMISSION_DENIED,
-  404: status.UNIMPLEMENTED,
-  429: status.UNAVAILABLE,
-  502: status.UNAVAILABLE,
-  503: status.UNAVAILABLE,
-  504: status.UNAVAILABLE,
 };
 
 /** Percent-encodes a grpc-message value as the gRPC spec asks. */
@@ -245,6 +233,11 @@ export function createGateway(deps: GatewayDeps) {
         jwtPayload: principal ? { sub: principal.subject, role: principal.role } : undefined,
       });
       if (outcome.failedOpen) deps.metrics.limited.inc({ limit: 'store_failed_open' });
+      if (outcome.failedClosed) {
+        // failure_mode_deny: Envoy answers status_on_error (500 unless the file says otherwise).
+        deps.metrics.limited.inc({ limit: 'store_failed_closed' });
+        throw new AppError(grpcStatusForHttp(plan.rateLimit!.statusOnError), 'RATE_LIMIT_SERVICE_ERROR', 'the rate limit service could not be reached; try again shortly', {}, [], 1000);
+      }
       limitHeaders = outcome.headers;
       if (outcome.limited) {
         deps.metrics.limited.inc({ limit: outcome.limited.descriptor });
@@ -509,8 +502,7 @@ class Relay {
   private missingTrailers(): Record<string, string> {
     const http = Number(this.res.headers[':status']);
     if (http === 200) return { 'grpc-status': String(status.INTERNAL), 'grpc-message': 'the service ended the call without a status' };
-    const code = GRPC_STATUS_FOR_HTTP[http] ?? status.UNKNOWN;
-    return { 'grpc-status': String(code), 'grpc-message': encodeGrpcMessage(`the ${this.cluster} service answered HTTP ${http}`) };
+    return { 'grpc-status': String(grpcStatusForHttp(http)), 'grpc-message': encodeGrpcMessage(`the ${this.cluster} service answered HTTP ${http}`) };
   }
 
   /** Runs at the end of the event-loop turn in which body bytes arrived. */

@@ -4,6 +4,9 @@
  * whose flag byte has the high bit set, and the "-text" variants base64-encode
  * the whole body.
  */
+
+import { status } from '@grpc/grpc-js';
+
 export type Protocol = 'grpc' | 'grpc-web' | 'grpc-web-text';
 
 /** Which protocol a request speaks, from its content-type; undefined if it is not gRPC at all. */
@@ -103,4 +106,21 @@ export function formatGrpcTimeout(ms: number): string {
   t = Math.floor(t / 60);
   if (t <= MAX_TIMEOUT_VALUE) return `${t}M`;
   return `${Math.min(MAX_TIMEOUT_VALUE, Math.floor(t / 60))}H`;
+}
+
+/** gRPC's mapping of an HTTP status to a gRPC one (doc/http-grpc-status-mapping.md), as Envoy applies it to local replies and to answers without a grpc-status. */
+const GRPC_STATUS_FOR_HTTP: Partial<Record<number, status>> = {
+  400: status.INTERNAL,
+  401: status.UNAUTHENTICATED,
+  403: status.PERMISSION_DENIED,
+  404: status.UNIMPLEMENTED,
+  429: status.UNAVAILABLE,
+  502: status.UNAVAILABLE,
+  503: status.UNAVAILABLE,
+  504: status.UNAVAILABLE,
+};
+
+/** The gRPC status for an HTTP status; any status the mapping does not name is UNKNOWN. */
+export function grpcStatusForHttp(httpStatus: number): status {
+  return GRPC_STATUS_FOR_HTTP[httpStatus] ?? status.UNKNOWN;
 }
