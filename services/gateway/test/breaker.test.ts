@@ -271,7 +271,7 @@ describe('a host taken back by its health checks', () => {
     const cluster = new Cluster(plan, [host.address], 1, createLogger('breaker-test', 'silent'));
     const call = async () => {
       try {
-        const res = await cluster.send({ headers: { ':method': 'POST', ':path': '/test.v1.Service/Method', 'content-type': 'application/grpc', te: 'trailers' }, body: Buffer.from([0, 0, 0, 0, 0]), headersTimeoutMs: 1000 });
+        const res = await cluster.send({ headers: { ':method': 'POST', ':path': '/test.v1.Service/Method', 'content-type': 'application/grpc', te: 'trailers' }, body: Buffer.from([0, 0, 0, 0, 0]), headersTimeoutMs: 1000, waitMs: 1000 });
         res.stream.resume();
         res.release();
         return true;

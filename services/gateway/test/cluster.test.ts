@@ -3,7 +3,7 @@ import { createLogger } from '../../shared/src/logger';
 import { Metrics } from '../../shared/src/metrics';
 import { GatewayMetrics } from '../src/proxy/metrics';
 import { ENVOY_HTTP2_DEFAULTS, type ClusterPlan } from '../src/envoy/plan';
-import { Cluster, UpstreamRefused, type UpstreamRequest } from '../src/proxy/upstream';
+import { Cluster, UpstreamRefused, UpstreamTimeout, type UpstreamRequest } from '../src/proxy/upstream';
 import { startStandIn, type StandIn } from './stand-in';
 
 /**
@@ -82,6 +82,7 @@ function request(): UpstreamRequest {
     headers: { ':method': 'POST', ':path': '/test.v1.Service/Method', 'content-type': 'application/grpc', te: 'trailers' },
     body: Buffer.from([0, 0, 0, 0, 0]),
     headersTimeoutMs: 2000,
+    waitMs: 2000,
   };
 }
 
@@ -201,16 +202,29 @@ test('maxConnectionsReached_aCallWaitsForAStream_andOnePastMaxPendingIsRefused',
   expect(c.hosts[0].state).toBe('closed');
 });
 
-test('waitingForAStream_longerThanThePerTryTimeout_isRefusedWithoutCountingAgainstTheHost', async () => {
+test('waitingForAStream_pastTheCallsDeadline_timesOutWithoutCountingAgainstTheHost', async () => {
   const { c, first } = await oneStreamBusy({ maxPendingRequests: 10 });
   const started = Date.now();
-  await expect(c.send({ ...request(), headersTimeoutMs: 100 })).rejects.toMatchObject({ constructor: UpstreamRefused, reason: 'UPSTREAM_OVERLOADED' });
+  await expect(c.send({ ...request(), headersTimeoutMs: 100, waitMs: 100 })).rejects.toBeInstanceOf(UpstreamTimeout);
   expect(Date.now() - started).toBeGreaterThanOrEqual(90);
   expect(c.hosts[0].pool.waiting).toBe(0);
   // The wait was the pool's, not the host's failure: its breaker stays closed.
   expect(c.hosts[0].state).toBe('closed');
   answerHeld(hosts[0]);
   await finish(first);
+});
+
+test('thePerTryTimeout_startsWhenTheCallGetsItsStream_notWhileItWaits', async () => {
+  // As in Envoy, where the per-try timer starts when the pool hands the request a stream.
+  const { c, first } = await oneStreamBusy({ maxPendingRequests: 10 });
+  const second = c.send({ ...request(), headersTimeoutMs: 150, waitMs: 0 });
+  await waitFor(() => c.hosts[0].pool.waiting === 1);
+  await new Promise((r) => setTimeout(r, 300));
+  // Twice its per-try timeout in the queue, and it is still waiting, not failed.
+  expect(c.hosts[0].pool.waiting).toBe(1);
+  answerHeld(hosts[0]);
+  await finish(first);
+  await finish(second);
 });
 
 test('maxRequests_countsCallsThatHaveAStream_notThoseWaitingForOne', async () => {

@@ -115,8 +115,8 @@ test('callerGone_fromAWriteTheServiceHasNotAnswered_isCancelledUpstream_soShutdo
   expect(Date.now() - started).toBeLessThan(2000);
 }, 15_000);
 
-test('callerGone_whileWaitingForAStream_leavesTheQueue_andIsNeverSent', async () => {
-  // The registration cluster allowed one connection of one stream and one call waiting for it.
+/** envoy.yaml with the registration cluster allowed one connection of one stream and one call waiting for it, in a directory to remove. */
+function oneStreamConfig(): { dir: string; file: string } {
   const dir = mkdtempSync(join(tmpdir(), 'coursereg-envoy-'));
   interface ClusterDoc {
     name: string;
@@ -128,7 +128,39 @@ test('callerGone_whileWaitingForAStream_leavesTheQueue_andIsNeverSent', async ()
   Object.assign(cluster.circuit_breakers.thresholds[0], { max_connections: 1, max_pending_requests: 1 });
   cluster.typed_extension_protocol_options['envoy.extensions.upstreams.http.v3.HttpProtocolOptions'].explicit_http_config.http2_protocol_options.max_concurrent_streams = 1;
   writeFileSync(join(dir, 'envoy.yaml'), stringify(doc));
-  const gw = await gateway({ ENVOY_CONFIG_FILE: join(dir, 'envoy.yaml') });
+  return { dir, file: join(dir, 'envoy.yaml') };
+}
+
+test('aDeadlinePassingWhileTheCallWaitsForAStream_isDeadlineExceeded_andTheCallIsNeverSent', async () => {
+  const { dir, file } = oneStreamConfig();
+  const gw = await gateway({ ENVOY_CONFIG_FILE: file });
+  const registration = gw.upstreams.get('registration')!;
+  const session = await connect(gw.port);
+  session.on('error', () => undefined);
+  try {
+    const first = grpcCall(session, 'WatchSection');
+    await waitFor(() => openTo('WatchSection') === 1, 'the first watch takes the only stream');
+    const req = session.request({ ':method': 'POST', ':path': `${REGISTRATION}/Register`, 'content-type': 'application/grpc', te: 'trailers', 'grpc-timeout': '300m', authorization: `Bearer ${token}` });
+    req.on('error', () => undefined);
+    req.end(EMPTY_MESSAGE);
+    const headers = await new Promise<http2.IncomingHttpHeaders>((resolve) => req.on('response', resolve));
+    // As in Envoy, only the call's deadline bounds its wait in the pool, and it ends as DEADLINE_EXCEEDED.
+    expect(headers['grpc-status']).toBe('4');
+    expect(received.filter((p) => p.endsWith('/Register'))).toHaveLength(0);
+    expect(registration.resources.pending).toBe(0);
+    // The wait says nothing about the host.
+    expect(registration.hosts[0].state).toBe('closed');
+    first.close(http2.constants.NGHTTP2_CANCEL);
+  } finally {
+    session.destroy();
+    await gw.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('callerGone_whileWaitingForAStream_leavesTheQueue_andIsNeverSent', async () => {
+  const { dir, file } = oneStreamConfig();
+  const gw = await gateway({ ENVOY_CONFIG_FILE: file });
   const registration = gw.upstreams.get('registration')!;
   const session = await connect(gw.port);
   session.on('error', () => undefined);

@@ -305,7 +305,7 @@ export function createGateway(deps: GatewayDeps) {
       if (deadline > 0) headers['grpc-timeout'] = formatGrpcTimeout(left);
       const perTry = retry?.perTryTimeoutMs ?? 0;
       const headersTimeoutMs = perTry > 0 ? (left > 0 ? Math.min(perTry, left) : perTry) : left;
-      const req: UpstreamRequest = { headers, body, headersTimeoutMs, stream: undefined };
+      const req: UpstreamRequest = { headers, body, headersTimeoutMs, waitMs: left, stream: undefined };
       call.attempt = req;
       try {
         return await upstream.send(req, i > 0, retry?.otherHost ? tried : undefined);

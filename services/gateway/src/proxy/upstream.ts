@@ -20,6 +20,11 @@ export interface UpstreamRequest {
   body: Buffer;
   /** Gives up on the attempt if no response headers arrive in time (per-try timeout); 0 = no limit. */
   headersTimeoutMs: number;
+  /**
+   * How long the call may wait for a free stream: what is left of its deadline; 0 = no limit.
+   * As in Envoy, the per-try timeout starts only once the call has its stream.
+   */
+  waitMs: number;
   /** Set by {@link cancelAttempt}: the caller has gone away. */
   cancelled?: boolean;
   /** The attempt's stream, once it has one (for {@link cancelAttempt}). */
@@ -283,8 +288,11 @@ export class Upstream {
             reject(new UpstreamFailure(`the connections to the ${this.plan.name} service are closing`, 'reset'));
             return;
           }
-          // The per-try timeout counts from the call's arrival, waiting included.
-          if (req.headersTimeoutMs > 0) req.headersTimeoutMs = Math.max(1, req.headersTimeoutMs - (performance.now() - since));
+          // The per-try timeout starts now; the deadline kept running while the call waited.
+          if (req.waitMs > 0) {
+            const left = Math.max(1, req.waitMs - (performance.now() - since));
+            if (req.headersTimeoutMs === 0 || req.headersTimeoutMs > left) req.headersTimeoutMs = left;
+          }
           this.attach(req).then(resolve, reject);
         },
       };
@@ -296,13 +304,14 @@ export class Upstream {
         if (waiter.timer) clearTimeout(waiter.timer);
         reject(new UpstreamCancelled(`the caller went away while waiting for a stream to the ${this.plan.name} service`));
       };
-      if (req.headersTimeoutMs > 0) {
+      if (req.waitMs > 0) {
         waiter.timer = setTimeout(() => {
           const k = this.waiting.indexOf(waiter);
           if (k >= 0) this.waiting.splice(k, 1);
           r.pending--;
-          reject(new UpstreamRefused('UPSTREAM_OVERLOADED', `no stream to the ${this.plan.name} service came free within ${req.headersTimeoutMs} ms (max_concurrent_streams)`));
-        }, req.headersTimeoutMs);
+          // The call's deadline passed in the queue: DEADLINE_EXCEEDED for the caller, nothing against the host.
+          reject(new UpstreamTimeout(`no stream to the ${this.plan.name} service came free within the call's ${Math.round(req.waitMs)} ms (max_concurrent_streams)`));
+        }, req.waitMs);
       }
       this.waiting.push(waiter);
     });
