@@ -125,16 +125,18 @@ describe('retry_on conditions, as Envoy tells them apart', () => {
     return { service, count: (method: string) => seen.filter((p) => p.endsWith(`/${method}`)).length };
   }
 
-  /** A gateway whose student-reads route retries on `retryOn` instead of what envoy.yaml says. */
-  async function gatewayRetryingOn(address: string, retryOn: string | undefined): Promise<{ gw: StartedGateway; dir?: string }> {
+  /** A gateway whose student-reads route retries on `retryOn` (and with `backOff` as both intervals, if given) instead of what envoy.yaml says. */
+  async function gatewayRetryingOn(address: string, retryOn: string | undefined, backOff?: string): Promise<{ gw: StartedGateway; dir?: string }> {
     const extra: Record<string, string> = {};
     let dir: string | undefined;
-    if (retryOn !== undefined) {
+    if (retryOn !== undefined || backOff !== undefined) {
       dir = mkdtempSync(join(tmpdir(), 'coursereg-envoy-'));
       const yaml = readFileSync('envoy/envoy.yaml', 'utf8');
       const at = yaml.indexOf('- name: student-reads');
-      const changed = yaml.slice(0, at) + yaml.slice(at).replace(/retry_on: [^\n]+/, `retry_on: ${retryOn}`);
-      writeFileSync(join(dir, 'envoy.yaml'), changed);
+      let route = yaml.slice(at);
+      if (retryOn !== undefined) route = route.replace(/retry_on: [^\n]+/, `retry_on: ${retryOn}`);
+      if (backOff !== undefined) route = route.replace(/base_interval: [^\n]+/, `base_interval: ${backOff}`).replace(/max_interval: [^\n]+/, `max_interval: ${backOff}`);
+      writeFileSync(join(dir, 'envoy.yaml'), yaml.slice(0, at) + route);
       extra.ENVOY_CONFIG_FILE = join(dir, 'envoy.yaml');
     }
     const gw = await startGateway({ ...env.env, GATEWAY_PORT: '0', GATEWAY_METRICS_PORT: '0', STUDENT_SERVICE_ADDR: address, WEB_DIST_DIR: '/nonexistent', ...extra });
@@ -169,6 +171,24 @@ describe('retry_on conditions, as Envoy tells them apart', () => {
       expect((await webFailure(unavailableOnly.ListStudents({ pageSize: 1, pageToken: '', query: '' }, md))).code).toBe(grpc.status.UNAVAILABLE);
       expect(count('ListStudents')).toBe(3);
     }));
+
+  test('aBackOffLongerThanTheDeadline_endsAtTheDeadline_withDeadlineExceeded', async () => {
+    const { service } = await standInStudents();
+    // A 5 s back-off: without the deadline's cut, a retry would wait up to 5 s past it.
+    const { gw, dir } = await gatewayRetryingOn(service.address, undefined, '5s');
+    try {
+      const students = new StudentServiceClientImpl(new StudentWeb(`http://127.0.0.1:${gw.port}`, { transport: NodeHttpTransport() }));
+      const withDeadline = new grpcWeb.Metadata({ authorization: md.get('authorization')[0], 'grpc-timeout': '200m' });
+      const started = Date.now();
+      const err = await webFailure(students.ListStudents({ pageSize: 1, pageToken: '', query: '' }, withDeadline));
+      expect(err.code).toBe(grpc.status.DEADLINE_EXCEEDED);
+      expect(Date.now() - started).toBeLessThan(1000);
+    } finally {
+      await gw.stop();
+      rmSync(dir!, { recursive: true, force: true });
+      await service.close();
+    }
+  });
 
   test('anHttp503_isRetriedUnderGatewayError_andReachesTheCallerAsUnavailable', () =>
     withGateways(async ({ asConfigured, unavailableOnly, count }) => {

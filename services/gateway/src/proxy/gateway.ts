@@ -320,9 +320,11 @@ export function createGateway(deps: GatewayDeps) {
         if (err.host !== undefined) tried.push(err.host);
         if (!retriable(retry?.retryOn, err)) break;
         if (i + 1 < attempts) {
-          // Envoy's fully jittered exponential back-off.
+          // Envoy's fully jittered exponential back-off, cut short by the deadline (as Envoy's
+          // global timeout fires during a back-off): the next round then answers DEADLINE_EXCEEDED.
           const cap = Math.min(retry!.maxIntervalMs, retry!.baseIntervalMs * 2 ** i);
-          await new Promise((r) => setTimeout(r, Math.random() * cap));
+          const backOff = Math.random() * cap;
+          await new Promise((r) => setTimeout(r, deadline > 0 ? Math.min(backOff, Math.max(0, deadline - Date.now())) : backOff));
         }
       }
     }
