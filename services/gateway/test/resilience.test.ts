@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { parse, stringify } from 'yaml';
 import { createTestEnv, type TestEnv } from '../../shared/testing/harness';
 import { startGateway, type StartedGateway } from '../src/main';
+import type { Cluster } from '../src/proxy/upstream';
 import { startStandIn, type StandIn } from './stand-in';
 
 /**
@@ -131,15 +132,33 @@ function oneStreamConfig(): { dir: string; file: string } {
   return { dir, file: join(dir, 'envoy.yaml') };
 }
 
-test('aDeadlinePassingWhileTheCallWaitsForAStream_isDeadlineExceeded_andTheCallIsNeverSent', async () => {
+interface OneStreamBusy {
+  gw: StartedGateway;
+  registration: Cluster;
+  session: http2.ClientHttp2Session;
+  /** The watch holding the registration cluster's only stream. */
+  first: http2.ClientHttp2Stream;
+}
+
+/** Runs `body` with a gateway whose registration cluster has one stream (oneStreamConfig), already taken by a watch. */
+async function withOneStreamBusy(body: (ctx: OneStreamBusy) => Promise<void>): Promise<void> {
   const { dir, file } = oneStreamConfig();
   const gw = await gateway({ ENVOY_CONFIG_FILE: file });
-  const registration = gw.upstreams.get('registration')!;
   const session = await connect(gw.port);
   session.on('error', () => undefined);
   try {
     const first = grpcCall(session, 'WatchSection');
     await waitFor(() => openTo('WatchSection') === 1, 'the first watch takes the only stream');
+    await body({ gw, registration: gw.upstreams.get('registration')!, session, first });
+  } finally {
+    session.destroy();
+    await gw.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+test('aDeadlinePassingWhileTheCallWaitsForAStream_isDeadlineExceeded_andTheCallIsNeverSent', () =>
+  withOneStreamBusy(async ({ registration, session, first }) => {
     const req = session.request({ ':method': 'POST', ':path': `${REGISTRATION}/Register`, 'content-type': 'application/grpc', te: 'trailers', 'grpc-timeout': '300m', authorization: `Bearer ${token}` });
     req.on('error', () => undefined);
     req.end(EMPTY_MESSAGE);
@@ -151,22 +170,10 @@ test('aDeadlinePassingWhileTheCallWaitsForAStream_isDeadlineExceeded_andTheCallI
     // The wait says nothing about the host.
     expect(registration.hosts[0].state).toBe('closed');
     first.close(http2.constants.NGHTTP2_CANCEL);
-  } finally {
-    session.destroy();
-    await gw.stop();
-    rmSync(dir, { recursive: true, force: true });
-  }
-});
+  }));
 
-test('callerGone_whileWaitingForAStream_leavesTheQueue_andIsNeverSent', async () => {
-  const { dir, file } = oneStreamConfig();
-  const gw = await gateway({ ENVOY_CONFIG_FILE: file });
-  const registration = gw.upstreams.get('registration')!;
-  const session = await connect(gw.port);
-  session.on('error', () => undefined);
-  try {
-    const first = grpcCall(session, 'WatchSection');
-    await waitFor(() => openTo('WatchSection') === 1, 'the first watch takes the only stream');
+test('callerGone_whileWaitingForAStream_leavesTheQueue_andIsNeverSent', () =>
+  withOneStreamBusy(async ({ registration, session, first }) => {
     const second = grpcCall(session, 'WatchStudent');
     await waitFor(() => registration.resources.pending === 1, 'the second watch waits for a stream');
 
@@ -185,12 +192,7 @@ test('callerGone_whileWaitingForAStream_leavesTheQueue_andIsNeverSent', async ()
     expect(refused).toBeUndefined();
     expect(received.filter((p) => p.endsWith('/WatchStudent'))).toHaveLength(0);
     third.close(http2.constants.NGHTTP2_CANCEL);
-  } finally {
-    session.destroy();
-    await gw.stop();
-    rmSync(dir, { recursive: true, force: true });
-  }
-});
+  }));
 
 describe('the limit store down, with failure_mode_deny', () => {
   /**
