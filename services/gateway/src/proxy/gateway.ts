@@ -69,6 +69,11 @@ const HTTP_STATUS_FOR: Partial<Record<status, number>> = {
   [status.DEADLINE_EXCEEDED]: 504,
 };
 
+/** The status of a call whose caller left before its answer: nothing more is done or sent for it. */
+function callerGone(): AppError {
+  return new AppError(status.CANCELLED, 'CANCELLED', 'the caller went away');
+}
+
 /** Percent-encodes a grpc-message value as the gRPC spec asks. */
 function encodeGrpcMessage(message: string): string {
   return Buffer.from(message, 'utf8').reduce((s, b) => s + (b >= 0x20 && b <= 0x7e && b !== 0x25 ? String.fromCharCode(b) : `%${b.toString(16).toUpperCase().padStart(2, '0')}`), '');
@@ -253,7 +258,7 @@ export function createGateway(deps: GatewayDeps) {
       body = await ds.readBody(deps.maxRequestBytes);
     } catch (err) {
       if (err instanceof BodyTooLarge) throw new AppError(status.RESOURCE_EXHAUSTED, 'REQUEST_TOO_LARGE', err.message);
-      throw new AppError(status.CANCELLED, 'CANCELLED', 'the caller went away');
+      throw callerGone();
     }
     if (protocol === 'grpc-web-text') body = decodeTextBody(body);
 
@@ -299,7 +304,7 @@ export function createGateway(deps: GatewayDeps) {
     const tried: number[] = [];
     for (let i = 0; i < attempts; i++) {
       // Gone before the first attempt, or during a back-off: nothing more is sent for it.
-      if (call.ds.closed) throw new AppError(status.CANCELLED, 'CANCELLED', 'the caller went away');
+      if (call.ds.closed) throw callerGone();
       const left = deadline > 0 ? deadline - Date.now() : 0;
       if (deadline > 0 && left <= 0) throw new AppError(status.DEADLINE_EXCEEDED, 'DEADLINE_EXCEEDED', 'the deadline passed before the service answered');
       if (deadline > 0) headers['grpc-timeout'] = formatGrpcTimeout(left);
@@ -310,7 +315,7 @@ export function createGateway(deps: GatewayDeps) {
       try {
         return await upstream.send(req, i > 0, retry?.otherHost ? tried : undefined);
       } catch (err) {
-        if (err instanceof UpstreamCancelled) throw new AppError(status.CANCELLED, 'CANCELLED', 'the caller went away');
+        if (err instanceof UpstreamCancelled) throw callerGone();
         if (err instanceof UpstreamRefused) {
           // The breaker or a threshold refused before sending; say so plainly.
           throw new AppError(status.UNAVAILABLE, err.reason, err.message, {}, [], 1000);

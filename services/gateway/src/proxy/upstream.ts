@@ -297,24 +297,27 @@ export class Upstream {
         },
       };
       req.leaveQueue = () => {
-        const k = this.waiting.indexOf(waiter);
-        if (k < 0) return;
-        this.waiting.splice(k, 1);
-        r.pending--;
-        if (waiter.timer) clearTimeout(waiter.timer);
-        reject(new UpstreamCancelled(`the caller went away while waiting for a stream to the ${this.plan.name} service`));
+        if (this.dequeue(waiter)) reject(new UpstreamCancelled(`the caller went away while waiting for a stream to the ${this.plan.name} service`));
       };
       if (req.waitMs > 0) {
         waiter.timer = setTimeout(() => {
-          const k = this.waiting.indexOf(waiter);
-          if (k >= 0) this.waiting.splice(k, 1);
-          r.pending--;
+          if (!this.dequeue(waiter)) return;
           // The call's deadline passed in the queue: DEADLINE_EXCEEDED for the caller, nothing against the host.
           reject(new UpstreamTimeout(`no stream to the ${this.plan.name} service came free within the call's ${Math.round(req.waitMs)} ms (max_concurrent_streams)`));
         }, req.waitMs);
       }
       this.waiting.push(waiter);
     });
+  }
+
+  /** Takes a call out of the queue before it has a stream (its caller left, or its deadline passed); false if it is no longer there. */
+  private dequeue(waiter: Waiter): boolean {
+    const k = this.waiting.indexOf(waiter);
+    if (k < 0) return false;
+    this.waiting.splice(k, 1);
+    this.resources.pending--;
+    if (waiter.timer) clearTimeout(waiter.timer);
+    return true;
   }
 
   /**
