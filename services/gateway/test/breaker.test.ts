@@ -1,7 +1,4 @@
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import * as http2 from 'node:http2';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { NodeHttpTransport } from '@improbable-eng/grpc-web-node-http-transport';
 import { grpc as grpcWeb } from '@improbable-eng/grpc-web';
@@ -14,7 +11,7 @@ import { createLogger } from '../../shared/src/logger';
 import { ENVOY_HTTP2_DEFAULTS, type ClusterPlan } from '../src/envoy/plan';
 import { startGateway, type StartedGateway } from '../src/main';
 import { Cluster } from '../src/proxy/upstream';
-import { webFailure } from './gateway.fixtures';
+import { changedEnvoyConfig, webFailure } from './gateway.fixtures';
 import { startStandIn } from './stand-in';
 
 let env: TestEnv;
@@ -126,21 +123,16 @@ describe('retry_on conditions, as Envoy tells them apart', () => {
   }
 
   /** A gateway whose student-reads route retries on `retryOn` (and with `backOff` as both intervals, if given) instead of what envoy.yaml says. */
-  async function gatewayRetryingOn(address: string, retryOn: string | undefined, backOff?: string): Promise<{ gw: StartedGateway; dir?: string }> {
-    const extra: Record<string, string> = {};
-    let dir: string | undefined;
-    if (retryOn !== undefined || backOff !== undefined) {
-      dir = mkdtempSync(join(tmpdir(), 'coursereg-envoy-'));
-      const yaml = readFileSync('envoy/envoy.yaml', 'utf8');
+  async function gatewayRetryingOn(address: string, retryOn: string | undefined, backOff?: string): Promise<{ gw: StartedGateway; config: { remove(): void } }> {
+    const config = changedEnvoyConfig((yaml) => {
       const at = yaml.indexOf('- name: student-reads');
       let route = yaml.slice(at);
       if (retryOn !== undefined) route = route.replace(/retry_on: [^\n]+/, `retry_on: ${retryOn}`);
       if (backOff !== undefined) route = route.replace(/base_interval: [^\n]+/, `base_interval: ${backOff}`).replace(/max_interval: [^\n]+/, `max_interval: ${backOff}`);
-      writeFileSync(join(dir, 'envoy.yaml'), yaml.slice(0, at) + route);
-      extra.ENVOY_CONFIG_FILE = join(dir, 'envoy.yaml');
-    }
-    const gw = await startGateway({ ...env.env, GATEWAY_PORT: '0', GATEWAY_METRICS_PORT: '0', STUDENT_SERVICE_ADDR: address, WEB_DIST_DIR: '/nonexistent', ...extra });
-    return { gw, dir };
+      return yaml.slice(0, at) + route;
+    });
+    const gw = await startGateway({ ...env.env, GATEWAY_PORT: '0', GATEWAY_METRICS_PORT: '0', STUDENT_SERVICE_ADDR: address, WEB_DIST_DIR: '/nonexistent', ENVOY_CONFIG_FILE: config.file });
+    return { gw, config };
   }
 
   /** Runs `body` against a stand-in student service behind two gateways: one as envoy.yaml says, one retrying student reads on `unavailable` alone. */
@@ -153,7 +145,7 @@ describe('retry_on conditions, as Envoy tells them apart', () => {
     } finally {
       for (const g of started) {
         await g.gw.stop();
-        if (g.dir) rmSync(g.dir, { recursive: true, force: true });
+        g.config.remove();
       }
       await service.close();
     }
@@ -175,7 +167,7 @@ describe('retry_on conditions, as Envoy tells them apart', () => {
   test('aBackOffLongerThanTheDeadline_endsAtTheDeadline_withDeadlineExceeded', async () => {
     const { service } = await standInStudents();
     // A 5 s back-off: without the deadline's cut, a retry would wait up to 5 s past it.
-    const { gw, dir } = await gatewayRetryingOn(service.address, undefined, '5s');
+    const { gw, config } = await gatewayRetryingOn(service.address, undefined, '5s');
     try {
       const students = new StudentServiceClientImpl(new StudentWeb(`http://127.0.0.1:${gw.port}`, { transport: NodeHttpTransport() }));
       const withDeadline = new grpcWeb.Metadata({ authorization: md.get('authorization')[0], 'grpc-timeout': '200m' });
@@ -185,7 +177,7 @@ describe('retry_on conditions, as Envoy tells them apart', () => {
       expect(Date.now() - started).toBeLessThan(1000);
     } finally {
       await gw.stop();
-      rmSync(dir!, { recursive: true, force: true });
+      config.remove();
       await service.close();
     }
   });

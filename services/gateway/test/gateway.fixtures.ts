@@ -1,4 +1,4 @@
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { grpc as grpcWeb } from '@improbable-eng/grpc-web';
@@ -20,6 +20,14 @@ export interface GatewayWorld extends RegistrationWorld {
   bearer(token: string): grpcWeb.Metadata;
   token(role: 'student' | 'registrar', subject: string, ttlSeconds?: number): Promise<string>;
   stopAll(): Promise<void>;
+}
+
+/** A copy of envoy/envoy.yaml with `change` applied to its text, in a directory of its own: `file` is for ENVOY_CONFIG_FILE, `remove()` deletes it. */
+export function changedEnvoyConfig(change: (yaml: string) => string): { file: string; remove(): void } {
+  const dir = mkdtempSync(join(tmpdir(), 'coursereg-envoy-'));
+  const file = join(dir, 'envoy.yaml');
+  writeFileSync(file, change(readFileSync('envoy/envoy.yaml', 'utf8')));
+  return { file, remove: () => rmSync(dir, { recursive: true, force: true }) };
 }
 
 /** A gateway's environment in front of a registration world, on ports the system picks. */

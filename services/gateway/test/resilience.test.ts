@@ -1,12 +1,10 @@
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import * as http2 from 'node:http2';
 import * as net from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { parse, stringify } from 'yaml';
 import { createTestEnv, type TestEnv } from '../../shared/testing/harness';
 import { startGateway, type StartedGateway } from '../src/main';
 import type { Cluster } from '../src/proxy/upstream';
+import { changedEnvoyConfig } from './gateway.fixtures';
 import { startStandIn, type StandIn } from './stand-in';
 
 /**
@@ -116,20 +114,20 @@ test('callerGone_fromAWriteTheServiceHasNotAnswered_isCancelledUpstream_soShutdo
   expect(Date.now() - started).toBeLessThan(2000);
 }, 15_000);
 
-/** envoy.yaml with the registration cluster allowed one connection of one stream and one call waiting for it, in a directory to remove. */
-function oneStreamConfig(): { dir: string; file: string } {
-  const dir = mkdtempSync(join(tmpdir(), 'coursereg-envoy-'));
+/** envoy.yaml with the registration cluster allowed one connection of one stream and one call waiting for it. */
+function oneStreamConfig(): { file: string; remove(): void } {
   interface ClusterDoc {
     name: string;
     circuit_breakers: { thresholds: Array<Record<string, unknown>> };
     typed_extension_protocol_options: Record<string, { explicit_http_config: { http2_protocol_options: Record<string, unknown> } }>;
   }
-  const doc = parse(readFileSync('envoy/envoy.yaml', 'utf8')) as { static_resources: { clusters: ClusterDoc[] } };
-  const cluster = doc.static_resources.clusters.find((c) => c.name === 'registration')!;
-  Object.assign(cluster.circuit_breakers.thresholds[0], { max_connections: 1, max_pending_requests: 1 });
-  cluster.typed_extension_protocol_options['envoy.extensions.upstreams.http.v3.HttpProtocolOptions'].explicit_http_config.http2_protocol_options.max_concurrent_streams = 1;
-  writeFileSync(join(dir, 'envoy.yaml'), stringify(doc));
-  return { dir, file: join(dir, 'envoy.yaml') };
+  return changedEnvoyConfig((yaml) => {
+    const doc = parse(yaml) as { static_resources: { clusters: ClusterDoc[] } };
+    const cluster = doc.static_resources.clusters.find((c) => c.name === 'registration')!;
+    Object.assign(cluster.circuit_breakers.thresholds[0], { max_connections: 1, max_pending_requests: 1 });
+    cluster.typed_extension_protocol_options['envoy.extensions.upstreams.http.v3.HttpProtocolOptions'].explicit_http_config.http2_protocol_options.max_concurrent_streams = 1;
+    return stringify(doc);
+  });
 }
 
 interface OneStreamBusy {
@@ -142,8 +140,8 @@ interface OneStreamBusy {
 
 /** Runs `body` with a gateway whose registration cluster has one stream (oneStreamConfig), already taken by a watch. */
 async function withOneStreamBusy(body: (ctx: OneStreamBusy) => Promise<void>): Promise<void> {
-  const { dir, file } = oneStreamConfig();
-  const gw = await gateway({ ENVOY_CONFIG_FILE: file });
+  const config = oneStreamConfig();
+  const gw = await gateway({ ENVOY_CONFIG_FILE: config.file });
   const session = await connect(gw.port);
   session.on('error', () => undefined);
   try {
@@ -153,7 +151,7 @@ async function withOneStreamBusy(body: (ctx: OneStreamBusy) => Promise<void>): P
   } finally {
     session.destroy();
     await gw.stop();
-    rmSync(dir, { recursive: true, force: true });
+    config.remove();
   }
 }
 
@@ -231,14 +229,14 @@ describe('the limit store down, with failure_mode_deny', () => {
   });
 
   /** A gateway whose ratelimit filter fails closed (with `statusOnError`, if given), in front of the stalling Redis. */
-  async function denyingGateway(statusOnError?: string): Promise<{ gw: StartedGateway; dir: string }> {
-    const dir = mkdtempSync(join(tmpdir(), 'coursereg-envoy-'));
-    const yaml = readFileSync('envoy/envoy.yaml', 'utf8');
-    const deny = yaml.replace(/^( *)failure_mode_deny: false$/m, (_, indent: string) => `${indent}failure_mode_deny: true${statusOnError ? `\n${indent}status_on_error: { code: ${statusOnError} }` : ''}`);
-    expect(deny).not.toBe(yaml);
-    writeFileSync(join(dir, 'envoy.yaml'), deny);
+  async function denyingGateway(statusOnError?: string): Promise<{ gw: StartedGateway; config: { remove(): void } }> {
+    const config = changedEnvoyConfig((yaml) => {
+      const deny = yaml.replace(/^( *)failure_mode_deny: false$/m, (_, indent: string) => `${indent}failure_mode_deny: true${statusOnError ? `\n${indent}status_on_error: { code: ${statusOnError} }` : ''}`);
+      expect(deny).not.toBe(yaml);
+      return deny;
+    });
     const redisUrl = `redis://127.0.0.1:${(stallingRedis.address() as net.AddressInfo).port}/0`;
-    return { gw: await gateway({ ENVOY_CONFIG_FILE: join(dir, 'envoy.yaml'), REDIS_URL: redisUrl }), dir };
+    return { gw: await gateway({ ENVOY_CONFIG_FILE: config.file, REDIS_URL: redisUrl }), config };
   }
 
   async function register(gw: StartedGateway): Promise<http2.IncomingHttpHeaders> {
@@ -255,7 +253,7 @@ describe('the limit store down, with failure_mode_deny', () => {
   test('aCallIsRefusedAsEnvoyDoes_withStatusOnErrorDecidingTheCode_andNeverReachesTheService', async () => {
     const before = received.length;
     for (const [statusOnError, grpcStatus] of [[undefined, '2'], ['ServiceUnavailable', '14']] as const) {
-      const { gw, dir } = await denyingGateway(statusOnError);
+      const { gw, config } = await denyingGateway(statusOnError);
       try {
         // Envoy's default status_on_error is 500, which gRPC maps to UNKNOWN; 503 maps to UNAVAILABLE.
         const headers = await register(gw);
@@ -263,7 +261,7 @@ describe('the limit store down, with failure_mode_deny', () => {
         expect(decodeURIComponent(String(headers['grpc-message']))).toMatch(/rate limit service could not be reached/);
       } finally {
         await gw.stop();
-        rmSync(dir, { recursive: true, force: true });
+        config.remove();
       }
     }
     expect(received.length).toBe(before);
