@@ -275,6 +275,7 @@ describe('a host taken back by its health checks', () => {
       http2: ENVOY_HTTP2_DEFAULTS,
       idleTimeoutMs: 0,
       connectTimeoutMs: 1000,
+      panicThresholdPercent: 0,
       breaker: { maxConnections: 4, maxPendingRequests: 100, maxRequests: 100, maxRetries: 3 },
       // consecutive_5xx 5, as envoy.yaml has it; an ejection longer than the test, so only a health check ends it.
       outlier: { consecutiveFailures: 5, intervalMs: 10_000, baseEjectionMs: 60_000, unejectOnHealthCheck: true },

@@ -61,7 +61,7 @@ afterAll(async () => {
   }
 });
 
-function cluster(lbPolicy: ClusterPlan['lbPolicy'], addresses: string[], random?: () => number, tune: Partial<Pick<ClusterPlan, 'http2' | 'breaker' | 'idleTimeoutMs'>> = {}): Cluster {
+function cluster(lbPolicy: ClusterPlan['lbPolicy'], addresses: string[], random?: () => number, tune: Partial<Pick<ClusterPlan, 'http2' | 'breaker' | 'idleTimeoutMs' | 'panicThresholdPercent'>> = {}): Cluster {
   const plan: ClusterPlan = {
     name: 'stand-in',
     addresses,
@@ -69,6 +69,7 @@ function cluster(lbPolicy: ClusterPlan['lbPolicy'], addresses: string[], random?
     http2: ENVOY_HTTP2_DEFAULTS,
     idleTimeoutMs: 3_600_000,
     connectTimeoutMs: 1000,
+    panicThresholdPercent: 0,
     breaker: { maxConnections: 4, maxPendingRequests: 100, maxRequests: 100, maxRetries: 3 },
     ...tune,
   };
@@ -131,6 +132,43 @@ test('leastRequest_oneHostBusy_sendsNewCallsToTheIdleOne', async () => {
   res.release();
   expect(c.inFlight).toBe(0);
   expect(await callAndSeeWhere(c)).toBe(0);
+});
+
+describe('healthy_panic_threshold', () => {
+  test('fewerHostsInThanTheThreshold_panics_andCallsGoToEveryHost', async () => {
+    // Envoy's default of 50%: with two of three hosts ejected (33% in), its load balancer
+    // disregards health and spreads calls over all three.
+    const c = cluster('ROUND_ROBIN', hosts.map((h) => h.address), undefined, { panicThresholdPercent: 50 });
+    c.hosts[0].breaker.open();
+    c.hosts[1].breaker.open();
+    const order: number[] = [];
+    for (let i = 0; i < 6; i++) order.push(await callAndSeeWhere(c));
+    expect(order).toEqual([0, 1, 2, 0, 1, 2]);
+    // Calls sent in panic do not move the breakers: the two hosts are still out.
+    expect(c.hosts.map((h) => h.state)).toEqual(['open', 'open', 'closed']);
+  });
+
+  test('asManyHostsInAsTheThreshold_isNoPanic_andCallsAvoidTheEjectedHost', async () => {
+    // One of two hosts in is 50%: not below the threshold.
+    const c = cluster('ROUND_ROBIN', [hosts[0].address, hosts[1].address], undefined, { panicThresholdPercent: 50 });
+    c.hosts[0].breaker.open();
+    const order: number[] = [];
+    for (let i = 0; i < 4; i++) order.push(await callAndSeeWhere(c));
+    expect(order).toEqual([1, 1, 1, 1]);
+  });
+
+  test('aSingleEjectedHost_takesCallsInPanic_butAtZeroCallsFailFast', async () => {
+    const panicking = cluster('ROUND_ROBIN', [hosts[0].address], undefined, { panicThresholdPercent: 50 });
+    panicking.hosts[0].breaker.open();
+    expect(await callAndSeeWhere(panicking)).toBe(0);
+
+    // envoy.yaml sets 0 for the services: with no host in, calls are refused without reaching one.
+    const failFast = cluster('ROUND_ROBIN', [hosts[0].address], undefined, { panicThresholdPercent: 0 });
+    failFast.hosts[0].breaker.open();
+    await expect(failFast.send(request())).rejects.toMatchObject({ constructor: UpstreamRefused, reason: 'UPSTREAM_CIRCUIT_OPEN' });
+    expect(hosts[0].hits).toBe(1);
+    expect(failFast.inFlight).toBe(0);
+  });
 });
 
 /** Answers every call the host holds, and stops holding. */

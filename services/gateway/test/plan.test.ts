@@ -37,6 +37,8 @@ test('plan_fromRealEnvoyYaml_takesRoutesClustersLimitsAndCors', () => {
   expect(reg.health!.serviceName).toBe('coursereg.registration.v1.RegistrationService');
   expect(reg.addresses).toEqual(['registration:50053']);
   expect(reg.lbPolicy).toBe('LEAST_REQUEST');
+  // No panic routing for the services: with no host in, calls fail fast.
+  expect(reg.panicThresholdPercent).toBe(0);
 
   expect(plan.jwt!.issuer).toBe('coursereg');
   expect(plan.jwt!.rules).toEqual([{ prefix: '/coursereg.', path: undefined, requires: true }]);
@@ -119,6 +121,18 @@ test('plan_clusterWithSeveralEndpoints_keepsEachAddress_andNamesAnUnsupportedLbP
   expect(plan.clusters.get('course')!.addresses).toEqual(['course:50051', 'course-b:50061', 'course-c:50071']);
   expect(plan.clusters.get('course')!.lbPolicy).toBe('ROUND_ROBIN');
   expect(plan.unsupported).toContain('static_resources.clusters[0].lb_policy RING_HASH (the gateway uses round robin)');
+});
+
+test('plan_healthyPanicThreshold_isEnvoys50WhereTheFileIsSilent_andOtherLbSettingsAreNamed', () => {
+  const { envoy, limits } = load();
+  const clusters = envoy.static_resources.clusters;
+  delete clusters[0].common_lb_config;
+  clusters[1].common_lb_config.healthy_panic_threshold = { value: 25.5 };
+  clusters[2].common_lb_config.zone_aware_lb_config = { fail_traffic_on_panic: true };
+  const plan = buildGatewayPlan(envoy, limits);
+  expect(plan.clusters.get(clusters[0].name)!.panicThresholdPercent).toBe(50);
+  expect(plan.clusters.get(clusters[1].name)!.panicThresholdPercent).toBe(25.5);
+  expect(plan.unsupported).toContain('static_resources.clusters[2].common_lb_config.zone_aware_lb_config');
 });
 
 /** The course cluster's HttpProtocolOptions in a loaded envoy.yaml, to change in place. */

@@ -39,6 +39,8 @@ export const ENVOY_HTTP2_DEFAULTS: Readonly<Http2Options> = Object.freeze({
 
 /** Envoy's idle timeout for connections, downstream and upstream, where common_http_protocol_options is silent. */
 const ENVOY_IDLE_TIMEOUT_MS = 3_600_000;
+/** Envoy's healthy_panic_threshold when a cluster does not set one. */
+const ENVOY_PANIC_THRESHOLD_PERCENT = 50;
 
 /** common_http_protocol_options.idle_timeout in ms (Envoy's 1 h where absent); its other keys are named as not implemented. */
 function commonIdleTimeoutMs(r: Reader, value: unknown, where: string): number {
@@ -118,6 +120,12 @@ export interface ClusterPlan {
   /** common_http_protocol_options.idle_timeout: a connection with no call on it this long is closed (Envoy's 1 h where the file is silent); 0 = never. */
   idleTimeoutMs: number;
   connectTimeoutMs: number;
+  /**
+   * common_lb_config.healthy_panic_threshold, in percent (Envoy's 50 where the file is silent):
+   * when fewer of the cluster's hosts than this are in (not ejected, not failing health
+   * checks), calls go to every host regardless; 0 never does, so calls fail fast when no host is in.
+   */
+  panicThresholdPercent: number;
   /** Envoy's circuit_breakers thresholds (DEFAULT priority), each counted across all of the cluster's hosts. */
   breaker: { maxConnections: number; maxPendingRequests: number; maxRequests: number; maxRetries: number };
   /** unejectOnHealthCheck: a passing active health check takes an ejected host back (Envoy's default). */
@@ -424,7 +432,7 @@ function httpStatusCode(r: Reader, value: unknown, where: string): number {
 const RETRY_ON = new Set(['unavailable', 'reset', 'connect-failure', 'refused-stream', 'gateway-error', '5xx']);
 
 function readCluster(r: Reader, value: unknown, where: string): ClusterPlan {
-  const c = r.obj(value, where, ['name', 'type', 'lb_policy', 'connect_timeout', 'typed_extension_protocol_options', 'circuit_breakers', 'outlier_detection', 'health_checks', 'load_assignment']);
+  const c = r.obj(value, where, ['name', 'type', 'lb_policy', 'connect_timeout', 'typed_extension_protocol_options', 'common_lb_config', 'circuit_breakers', 'outlier_detection', 'health_checks', 'load_assignment']);
   const name = String(c.name);
   const endpoints = r.list((c.load_assignment as Obj | undefined)?.endpoints, `${where}.load_assignment.endpoints`);
   const lbEndpoints = endpoints.flatMap((e) => r.list((e as Obj).lb_endpoints, `${where}.load_assignment.endpoints[].lb_endpoints`));
@@ -445,6 +453,7 @@ function readCluster(r: Reader, value: unknown, where: string): ClusterPlan {
     http2,
     idleTimeoutMs,
     connectTimeoutMs: c.connect_timeout === undefined ? 5000 : durationMs(c.connect_timeout, `${where}.connect_timeout`),
+    panicThresholdPercent: panicThreshold(r, c.common_lb_config, `${where}.common_lb_config`),
     // Envoy's defaults when a threshold is not set.
     breaker: {
       maxConnections: num(def.max_connections, 1024),
@@ -476,6 +485,14 @@ function readCluster(r: Reader, value: unknown, where: string): ClusterPlan {
     };
   }
   return plan;
+}
+
+/** common_lb_config.healthy_panic_threshold.value (a type.v3.Percent), Envoy's 50 when absent. */
+function panicThreshold(r: Reader, value: unknown, where: string): number {
+  if (value === undefined) return ENVOY_PANIC_THRESHOLD_PERCENT;
+  const lb = r.obj(value, where, ['healthy_panic_threshold']);
+  if (lb.healthy_panic_threshold === undefined) return ENVOY_PANIC_THRESHOLD_PERCENT;
+  return num(r.obj(lb.healthy_panic_threshold, `${where}.healthy_panic_threshold`, ['value']).value, 0);
 }
 
 /**

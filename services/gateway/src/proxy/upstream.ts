@@ -266,10 +266,11 @@ export class Upstream {
    * UpstreamRefused when the cluster's max_requests streams are open, when
    * max_pending_requests calls already wait for a stream, or when none came free
    * within the per-try timeout, or with opossum's EOPENBREAKER error when the
-   * breaker refuses it.
+   * breaker refuses it. `panic`: the cluster is in panic (see {@link Cluster}), and the
+   * call goes to this host whether its breaker is open or not.
    */
-  fire(req: UpstreamRequest): Promise<UpstreamResponse> {
-    if (this.waiting.length === 0 && this.findConnection() >= 0) return this.attach(req);
+  fire(req: UpstreamRequest, panic = false): Promise<UpstreamResponse> {
+    if (this.waiting.length === 0 && this.findConnection() >= 0) return this.attach(req, panic);
     // Every connection carries max_concurrent_streams and the cluster has max_connections
     // open: the call waits for a stream, before the breaker, so that neither the wait nor an
     // overflow counts against the host's health.
@@ -293,7 +294,7 @@ export class Upstream {
             const left = Math.max(1, req.waitMs - (performance.now() - since));
             if (req.headersTimeoutMs === 0 || req.headersTimeoutMs > left) req.headersTimeoutMs = left;
           }
-          this.attach(req).then(resolve, reject);
+          this.attach(req, panic).then(resolve, reject);
         },
       };
       req.leaveQueue = () => {
@@ -323,14 +324,15 @@ export class Upstream {
   /**
    * Sends a call that has a stream free through the breaker. As in Envoy, max_requests
    * is checked when the call gets its stream, so calls waiting for one are counted only
-   * against max_pending_requests.
+   * against max_pending_requests. In panic the breaker is passed by: the call goes to the
+   * host whatever its state, and its outcome does not move the breaker.
    */
-  private attach(req: UpstreamRequest): Promise<UpstreamResponse> {
+  private attach(req: UpstreamRequest, panic: boolean): Promise<UpstreamResponse> {
     const r = this.resources;
     if (r.requests >= r.limits.maxRequests) {
       return Promise.reject(new UpstreamRefused('UPSTREAM_OVERLOADED', `the ${this.plan.name} service has ${r.requests} calls in flight (max_requests)`));
     }
-    return this.breaker.fire(req);
+    return panic ? this.attempt(req) : this.breaker.fire(req);
   }
 
   /** Open connections to this host, streams open on them, and calls waiting for a stream. */
@@ -550,8 +552,10 @@ interface Waiter {
  * max_retries here, max_requests, max_pending_requests and max_connections in the
  * {@link ClusterResources} its hosts share. A host whose breaker is open (ejected, in Envoy's
  * words) is not picked; a retry picks again, so it usually lands on another
- * host. Only when every host refuses do calls fail fast with
- * UPSTREAM_CIRCUIT_OPEN.
+ * host. When fewer hosts than the cluster's healthy_panic_threshold are in, the cluster
+ * is in panic, as Envoy's load balancer is: calls go to every host, ejected or not.
+ * Otherwise, when every host refuses, calls fail fast with UPSTREAM_CIRCUIT_OPEN
+ * (with the threshold at 0, whenever no host is in).
  */
 export class Cluster {
   readonly hosts: Upstream[];
@@ -630,15 +634,16 @@ export class Cluster {
    */
   private async fireOnSomeHost(req: UpstreamRequest, avoid?: readonly number[]): Promise<UpstreamResponse> {
     const n = this.hosts.length;
-    const first = n === 1 ? 0 : this.pick(avoid);
+    const panic = this.inPanic();
+    const first = n === 1 ? 0 : this.pick(avoid, panic);
     for (let i = 0; i < n; i++) {
       const h = (first + i) % n;
       const host = this.hosts[h];
-      if (host.breaker.opened) continue;
+      if (!panic && host.breaker.opened) continue;
       this.hostActive[h]++;
       let res: UpstreamResponse;
       try {
-        res = await host.fire(req);
+        res = await host.fire(req, panic);
       } catch (err) {
         this.hostActive[h]--;
         if ((err as { code?: string }).code === 'EOPENBREAKER') continue;
@@ -658,15 +663,27 @@ export class Cluster {
   }
 
   /**
-   * The first host to try, by lb_policy, among hosts whose breaker is not open
-   * and that are not in `avoid`; failing that, among those not open; failing
-   * that, any.
+   * Whether fewer of the hosts than healthy_panic_threshold percent are in (breaker not
+   * open), so that, as in Envoy's load balancer, calls go to every host. Never at 0.
    */
-  private pick(avoid?: readonly number[]): number {
+  private inPanic(): boolean {
+    const threshold = this.plan.panicThresholdPercent;
+    if (threshold <= 0) return false;
+    let live = 0;
+    for (const h of this.hosts) if (!h.breaker.opened) live++;
+    return live * 100 < threshold * this.hosts.length;
+  }
+
+  /**
+   * The first host to try, by lb_policy, among hosts whose breaker is not open (any
+   * host in panic) and that are not in `avoid`; failing that, among those not open;
+   * failing that, any.
+   */
+  private pick(avoid: readonly number[] | undefined, panic: boolean): number {
     const n = this.hosts.length;
     const open: number[] = [];
-    for (let h = 0; h < n; h++) if (!this.hosts[h].breaker.opened && !avoid?.includes(h)) open.push(h);
-    if (open.length === 0 && avoid?.length) for (let h = 0; h < n; h++) if (!this.hosts[h].breaker.opened) open.push(h);
+    for (let h = 0; h < n; h++) if ((panic || !this.hosts[h].breaker.opened) && !avoid?.includes(h)) open.push(h);
+    if (open.length === 0 && avoid?.length) for (let h = 0; h < n; h++) if (panic || !this.hosts[h].breaker.opened) open.push(h);
     if (open.length === 0) return 0;
     if (this.plan.lbPolicy === 'ROUND_ROBIN') {
       // The first candidate at or after the turn, wrapping round.
