@@ -195,6 +195,54 @@ describe('retry_on conditions, as Envoy tells them apart', () => {
     }));
 });
 
+describe('max_retries', () => {
+  test('retriesPastTheClustersMaxRetries_areNotMade_andTheCallerGetsTheServicesOwnAnswer', async () => {
+    // A stand-in student service that answers UNAVAILABLE (with its own message), holding
+    // the first two calls until both have arrived, so that both fail at the same moment.
+    let calls = 0;
+    const held: http2.ServerHttp2Stream[] = [];
+    const refuse = (stream: http2.ServerHttp2Stream) => stream.respond({ ':status': 200, 'content-type': 'application/grpc', 'grpc-status': '14', 'grpc-message': 'student records are being reindexed' }, { endStream: true });
+    const service = await startStandIn((stream) => {
+      stream.on('end', () => {
+        if (++calls > 2) return refuse(stream);
+        held.push(stream);
+        if (held.length === 2) for (const h of held.splice(0)) refuse(h);
+      });
+    });
+    // One retry at a time for the student cluster, and back-offs of up to 300 ms: Envoy holds
+    // a retry's place from the decision through the back-off and the retried attempt.
+    const config = changedEnvoyConfig((yaml) => {
+      const cluster = yaml.indexOf('- name: student\n      type: STRICT_DNS');
+      const route = yaml.indexOf('- name: student-reads');
+      let out = yaml.slice(0, cluster) + yaml.slice(cluster).replace('max_retries: 32', 'max_retries: 1');
+      const at = out.indexOf('- name: student-reads');
+      expect(at).toBe(route);
+      out = out.slice(0, at) + out.slice(at).replace(/base_interval: [^\n]+/, 'base_interval: 0.3s').replace(/max_interval: [^\n]+/, 'max_interval: 0.3s');
+      return out;
+    });
+    const gw = await startGateway({ ...env.env, GATEWAY_PORT: '0', GATEWAY_METRICS_PORT: '0', STUDENT_SERVICE_ADDR: service.address, WEB_DIST_DIR: '/nonexistent', ENVOY_CONFIG_FILE: config.file });
+    try {
+      const students = new StudentServiceClientImpl(new StudentWeb(`http://127.0.0.1:${gw.port}`, { transport: NodeHttpTransport() }));
+      const errors = await Promise.all([webFailure(students.GetStudent({ id: 'S0001' }, md)), webFailure(students.GetStudent({ id: 'S0002' }, md))]);
+      // One call took the one place and was tried three times (num_retries 2); the other was not
+      // retried at all. Both callers got the service's own answer, not one of the gateway's.
+      expect(calls).toBe(4);
+      for (const err of errors) {
+        expect(err.code).toBe(grpc.status.UNAVAILABLE);
+        expect(err.message).toBe('student records are being reindexed');
+      }
+      expect(gw.upstreams.get('student')!.retriesInFlight).toBe(0);
+      const metrics = await (await fetch(`http://127.0.0.1:${gw.metricsPort}/metrics`)).text();
+      expect(metrics).toMatch(/coursereg_gateway_upstream_retries_total\{[^}]*cluster="student"[^}]*result="overflow"[^}]*\} 1\n/);
+      expect(metrics).toMatch(/coursereg_gateway_upstream_retries_total\{[^}]*cluster="student"[^}]*result="retried"[^}]*\} 2\n/);
+    } finally {
+      await gw.stop();
+      config.remove();
+      await service.close();
+    }
+  });
+});
+
 describe('a cluster of two hosts', () => {
   test('oneHostStopped_isEjected_callsGoToTheOther_andItReturnsAfterRestart', async () => {
     const a = await startCourseService(env.env);

@@ -302,36 +302,53 @@ export function createGateway(deps: GatewayDeps) {
     let lastFailure: UpstreamFailure | undefined;
     // Hosts that failed this call, for retry_host_predicate previous_hosts.
     const tried: number[] = [];
-    for (let i = 0; i < attempts; i++) {
-      // Gone before the first attempt, or during a back-off: nothing more is sent for it.
-      if (call.ds.closed) throw callerGone();
-      const left = deadline > 0 ? deadline - Date.now() : 0;
-      if (deadline > 0 && left <= 0) throw new AppError(status.DEADLINE_EXCEEDED, 'DEADLINE_EXCEEDED', 'the deadline passed before the service answered');
-      if (deadline > 0) headers['grpc-timeout'] = formatGrpcTimeout(left);
-      const perTry = retry?.perTryTimeoutMs ?? 0;
-      const headersTimeoutMs = perTry > 0 ? (left > 0 ? Math.min(perTry, left) : perTry) : left;
-      const req: UpstreamRequest = { headers, body, headersTimeoutMs, waitMs: left, stream: undefined };
-      call.attempt = req;
-      try {
-        return await upstream.send(req, i > 0, retry?.otherHost ? tried : undefined);
-      } catch (err) {
-        if (err instanceof UpstreamCancelled) throw callerGone();
-        if (err instanceof UpstreamRefused) {
-          // The breaker or a threshold refused before sending; say so plainly.
-          throw new AppError(status.UNAVAILABLE, err.reason, err.message, {}, [], 1000);
+    // A max_retries place, held from the decision to retry until the retried attempt's outcome.
+    let holdsRetry = false;
+    try {
+      for (let i = 0; i < attempts; i++) {
+        // Gone before the first attempt, or during a back-off: nothing more is sent for it.
+        if (call.ds.closed) throw callerGone();
+        const left = deadline > 0 ? deadline - Date.now() : 0;
+        if (deadline > 0 && left <= 0) throw new AppError(status.DEADLINE_EXCEEDED, 'DEADLINE_EXCEEDED', 'the deadline passed before the service answered');
+        if (deadline > 0) headers['grpc-timeout'] = formatGrpcTimeout(left);
+        const perTry = retry?.perTryTimeoutMs ?? 0;
+        const headersTimeoutMs = perTry > 0 ? (left > 0 ? Math.min(perTry, left) : perTry) : left;
+        const req: UpstreamRequest = { headers, body, headersTimeoutMs, waitMs: left, stream: undefined };
+        call.attempt = req;
+        try {
+          return await upstream.send(req, retry?.otherHost ? tried : undefined);
+        } catch (err) {
+          if (err instanceof UpstreamCancelled) throw callerGone();
+          if (err instanceof UpstreamRefused) {
+            // The breaker or a threshold refused before sending; say so plainly.
+            throw new AppError(status.UNAVAILABLE, err.reason, err.message, {}, [], 1000);
+          }
+          if (!(err instanceof UpstreamFailure)) throw err;
+          lastFailure = err;
+          if (err.host !== undefined) tried.push(err.host);
         }
-        if (!(err instanceof UpstreamFailure)) throw err;
-        lastFailure = err;
-        if (err.host !== undefined) tried.push(err.host);
-        if (!retriable(retry?.retryOn, err)) break;
-        if (i + 1 < attempts) {
-          // Envoy's fully jittered exponential back-off, cut short by the deadline (as Envoy's
-          // global timeout fires during a back-off): the next round then answers DEADLINE_EXCEEDED.
-          const cap = Math.min(retry!.maxIntervalMs, retry!.baseIntervalMs * 2 ** i);
-          const backOff = Math.random() * cap;
-          await new Promise((r) => setTimeout(r, deadline > 0 ? Math.min(backOff, Math.max(0, deadline - Date.now())) : backOff));
+        // The retried attempt (if this was one) has its outcome: its max_retries place is free.
+        if (holdsRetry) {
+          upstream.retryDone();
+          holdsRetry = false;
         }
+        if (!retriable(retry?.retryOn, lastFailure!) || i + 1 >= attempts) break;
+        // Every max_retries place is taken: no retry (Envoy's retry overflow), and the caller
+        // gets this attempt's answer, as if no retry had been allowed.
+        if (!upstream.takeRetry()) {
+          deps.metrics.retries.inc({ cluster: upstream.plan.name, result: 'overflow' });
+          break;
+        }
+        holdsRetry = true;
+        deps.metrics.retries.inc({ cluster: upstream.plan.name, result: 'retried' });
+        // Envoy's fully jittered exponential back-off, cut short by the deadline (as Envoy's
+        // global timeout fires during a back-off): the next round then answers DEADLINE_EXCEEDED.
+        const cap = Math.min(retry!.maxIntervalMs, retry!.baseIntervalMs * 2 ** i);
+        const backOff = Math.random() * cap;
+        await new Promise((r) => setTimeout(r, deadline > 0 ? Math.min(backOff, Math.max(0, deadline - Date.now())) : backOff));
       }
+    } finally {
+      if (holdsRetry) upstream.retryDone();
     }
     if (lastFailure?.response) return lastFailure.response;
     // A timeout is the deadline's (or the per-try timeout's) doing, as when one passes mid-answer:

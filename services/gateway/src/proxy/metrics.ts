@@ -17,6 +17,8 @@ export class GatewayMetrics {
   readonly requests: client.Counter<'route' | 'protocol' | 'code'>;
   readonly latency: client.Histogram<'route' | 'protocol'>;
   readonly limited: client.Counter<'limit'>;
+  /** Retries made and refused by max_retries, as Envoy's upstream_rq_retry and upstream_rq_retry_overflow. */
+  readonly retries: client.Counter<'cluster' | 'result'>;
 
   constructor(base: Metrics, upstreams: () => Iterable<Cluster>) {
     const registers = [base.registry];
@@ -29,6 +31,7 @@ export class GatewayMetrics {
       registers,
     });
     this.limited = new client.Counter({ name: 'coursereg_gateway_rate_limited_total', help: 'Calls refused by a rate limit (or let through because the limit store failed)', labelNames: ['limit'], registers });
+    this.retries = new client.Counter({ name: 'coursereg_gateway_upstream_retries_total', help: 'Retries per cluster: made (retried), or not made because max_retries were under way (overflow)', labelNames: ['cluster', 'result'], registers });
     new client.Gauge({
       name: 'coursereg_gateway_upstream_circuit',
       help: 'Circuit breaker (outlier ejection) state per host',

@@ -606,11 +606,7 @@ export class Cluster {
    * UpstreamFailure. The caller calls the response's `release()` when the call
    * has finished.
    */
-  async send(req: UpstreamRequest, isRetry = false, avoid?: readonly number[]): Promise<UpstreamResponse> {
-    if (isRetry) {
-      if (this.retrying >= this.plan.breaker.maxRetries) throw new UpstreamRefused('UPSTREAM_OVERLOADED', `too many retries in flight to the ${this.plan.name} service (max_retries)`);
-      this.retrying++;
-    }
+  async send(req: UpstreamRequest, avoid?: readonly number[]): Promise<UpstreamResponse> {
     this.active++;
     try {
       return await this.fireOnSomeHost(req, avoid);
@@ -618,9 +614,29 @@ export class Cluster {
       this.active--;
       if (err instanceof UpstreamFailure || err instanceof UpstreamRefused || err instanceof UpstreamCancelled) throw err;
       throw new UpstreamFailure((err as Error).message, 'reset');
-    } finally {
-      if (isRetry) this.retrying--;
     }
+  }
+
+  /**
+   * Takes one of the cluster's max_retries places for a retry about to be made; false when
+   * all are taken (Envoy's retry overflow: no retry, and the caller gets the last answer).
+   * As in Envoy, the place is held from the decision, through the back-off and the retried
+   * attempt, until that attempt's outcome is known: then {@link retryDone} gives it back.
+   */
+  takeRetry(): boolean {
+    if (this.retrying >= this.plan.breaker.maxRetries) return false;
+    this.retrying++;
+    return true;
+  }
+
+  /** Gives back a place taken by {@link takeRetry}. */
+  retryDone(): void {
+    this.retrying--;
+  }
+
+  /** Retries under way (max_retries places taken). */
+  get retriesInFlight(): number {
+    return this.retrying;
   }
 
   close(): void {
