@@ -325,8 +325,8 @@ describe('a host taken back by its health checks', () => {
       connectTimeoutMs: 1000,
       panicThresholdPercent: 0,
       breaker: { maxConnections: 4, maxPendingRequests: 100, maxRequests: 100, maxRetries: 3 },
-      // consecutive_5xx 5, as envoy.yaml has it; an ejection longer than the test, so only a health check ends it.
-      outlier: { consecutiveFailures: 5, intervalMs: 10_000, baseEjectionMs: 60_000, unejectOnHealthCheck: true },
+      // consecutive_gateway_failure 5, as envoy.yaml has it; an ejection longer than the test, so only a health check ends it.
+      outlier: { ejectOn: 'gateway-failures', consecutiveFailures: 5, intervalMs: 10_000, baseEjectionMs: 60_000, unejectOnHealthCheck: true },
       health: { timeoutMs: 1000, intervalMs: 100, unhealthyThreshold: 2, healthyThreshold: 1, serviceName: 'stand-in' },
     };
     const cluster = new Cluster(plan, [host.address], 1, createLogger('breaker-test', 'silent'));
@@ -342,7 +342,7 @@ describe('a host taken back by its health checks', () => {
     };
     try {
       cluster.startHealthChecks();
-      // Five failures in a row: ejected (consecutive_5xx).
+      // Five failures in a row: ejected (consecutive_gateway_failure).
       for (let i = 0; i < 5; i++) expect(await call()).toBe(false);
       expect(cluster.hosts[0].state).toBe('open');
       // The host recovers; its passing health check takes it back (successful_active_health_check_uneject_host).

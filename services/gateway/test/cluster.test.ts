@@ -3,7 +3,7 @@ import { createLogger } from '../../shared/src/logger';
 import { Metrics } from '../../shared/src/metrics';
 import { GatewayMetrics } from '../src/proxy/metrics';
 import { ENVOY_HTTP2_DEFAULTS, type ClusterPlan } from '../src/envoy/plan';
-import { Cluster, UpstreamRefused, UpstreamTimeout, type UpstreamRequest } from '../src/proxy/upstream';
+import { Cluster, UpstreamFailure, UpstreamRefused, UpstreamTimeout, type UpstreamRequest } from '../src/proxy/upstream';
 import { startStandIn, type StandIn } from './stand-in';
 
 /**
@@ -61,7 +61,7 @@ afterAll(async () => {
   }
 });
 
-function cluster(lbPolicy: ClusterPlan['lbPolicy'], addresses: string[], random?: () => number, tune: Partial<Pick<ClusterPlan, 'http2' | 'breaker' | 'idleTimeoutMs' | 'panicThresholdPercent'>> = {}): Cluster {
+function cluster(lbPolicy: ClusterPlan['lbPolicy'], addresses: string[], random?: () => number, tune: Partial<Pick<ClusterPlan, 'http2' | 'breaker' | 'idleTimeoutMs' | 'panicThresholdPercent' | 'outlier'>> = {}): Cluster {
   const plan: ClusterPlan = {
     name: 'stand-in',
     addresses,
@@ -168,6 +168,68 @@ describe('healthy_panic_threshold', () => {
     await expect(failFast.send(request())).rejects.toMatchObject({ constructor: UpstreamRefused, reason: 'UPSTREAM_CIRCUIT_OPEN' });
     expect(hosts[0].hits).toBe(1);
     expect(failFast.inFlight).toBe(0);
+  });
+});
+
+describe('outlier detection', () => {
+  // A host that answers every call trailers-only with `grpcStatus`.
+  let grpcStatus = '13';
+  let failing: StandIn;
+  beforeAll(async () => {
+    failing = await startStandIn((stream) => {
+      stream.on('end', () => stream.respond({ ':status': 200, 'content-type': 'application/grpc', 'grpc-status': grpcStatus, 'grpc-message': 'no' }, { endStream: true }));
+    });
+  });
+  afterAll(() => failing.close());
+
+  const outlier = (ejectOn: 'all-5xx' | 'gateway-failures') => ({ ejectOn, consecutiveFailures: 5, intervalMs: 10_000, baseEjectionMs: 60_000, unejectOnHealthCheck: true });
+
+  /** Sends `n` calls; the grpc-status each caller got, or the reason it was refused. */
+  async function outcomes(c: Cluster, n: number): Promise<string[]> {
+    const seen: string[] = [];
+    for (let i = 0; i < n; i++) {
+      try {
+        const res = await c.send(request());
+        res.stream.resume();
+        res.release();
+        seen.push(String(res.headers['grpc-status']));
+      } catch (err) {
+        seen.push(err instanceof UpstreamRefused ? err.reason : err instanceof UpstreamFailure ? err.kind : String(err));
+      }
+    }
+    return seen;
+  }
+
+  test('gatewayFailuresOnly_internalAnswersDoNotEject_butDeadlineExceededOnesDo', async () => {
+    grpcStatus = '13';
+    const internal = cluster('ROUND_ROBIN', [failing.address], undefined, { outlier: outlier('gateway-failures') });
+    expect(await outcomes(internal, 8)).toEqual(Array(8).fill('13'));
+    expect(internal.hosts[0].state).toBe('closed');
+
+    // DEADLINE_EXCEEDED is Envoy's 504, a gateway failure: each caller still gets the answer,
+    // and the fifth ejects the host.
+    grpcStatus = '4';
+    const deadline = cluster('ROUND_ROBIN', [failing.address], undefined, { outlier: outlier('gateway-failures') });
+    expect(await outcomes(deadline, 6)).toEqual(['4', '4', '4', '4', '4', 'UPSTREAM_CIRCUIT_OPEN']);
+    expect(deadline.inFlight).toBe(0);
+  });
+
+  test('every5xxEnforced_internalAnswersEject', async () => {
+    grpcStatus = '13';
+    const c = cluster('ROUND_ROBIN', [failing.address], undefined, { outlier: outlier('all-5xx') });
+    expect(await outcomes(c, 6)).toEqual(['13', '13', '13', '13', '13', 'UPSTREAM_CIRCUIT_OPEN']);
+    // Errors Envoy maps to 4xx never count.
+    grpcStatus = '5'; // NOT_FOUND
+    const notFound = cluster('ROUND_ROBIN', [failing.address], undefined, { outlier: outlier('all-5xx') });
+    expect(await outcomes(notFound, 6)).toEqual(Array(6).fill('5'));
+    expect(notFound.hosts[0].state).toBe('closed');
+  });
+
+  test('withoutOutlierDetection_noFailedCallEjectsTheHost', async () => {
+    grpcStatus = '14';
+    const c = cluster('ROUND_ROBIN', [failing.address]);
+    expect(await outcomes(c, 8)).toEqual(Array(8).fill('unavailable'));
+    expect(c.hosts[0].state).toBe('closed');
   });
 });
 

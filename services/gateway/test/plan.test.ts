@@ -33,7 +33,8 @@ test('plan_fromRealEnvoyYaml_takesRoutesClustersLimitsAndCors', () => {
   expect(reg.http2).toEqual({ maxConcurrentStreams: 1000, initialStreamWindowSize: 268_435_456, initialConnectionWindowSize: 268_435_456 });
   expect(plan.clusters.get('web')!.http2).toBeUndefined();
   expect(reg.breaker.maxRequests).toBe(4096);
-  expect(reg.outlier!.consecutiveFailures).toBe(5);
+  // Only gateway failures eject a host (see envoy.yaml).
+  expect(reg.outlier).toMatchObject({ ejectOn: 'gateway-failures', consecutiveFailures: 5 });
   expect(reg.health!.serviceName).toBe('coursereg.registration.v1.RegistrationService');
   expect(reg.addresses).toEqual(['registration:50053']);
   expect(reg.lbPolicy).toBe('LEAST_REQUEST');
@@ -133,6 +134,27 @@ test('plan_healthyPanicThreshold_isEnvoys50WhereTheFileIsSilent_andOtherLbSettin
   expect(plan.clusters.get(clusters[0].name)!.panicThresholdPercent).toBe(50);
   expect(plan.clusters.get(clusters[1].name)!.panicThresholdPercent).toBe(25.5);
   expect(plan.unsupported).toContain('static_resources.clusters[2].common_lb_config.zone_aware_lb_config');
+});
+
+test('plan_outlierDetection_ejectsOnWhatEnvoyEnforces', () => {
+  const { envoy, limits } = load();
+  const clusters = envoy.static_resources.clusters;
+  // Envoy's defaults: consecutive_5xx enforced, gateway failures not.
+  clusters[0].outlier_detection = { consecutive_5xx: 7, consecutive_gateway_failure: 3 };
+  clusters[1].outlier_detection = { enforcing_consecutive_5xx: 0 };
+  clusters[2].outlier_detection = { consecutive_5xx: 7, consecutive_gateway_failure: 3, enforcing_consecutive_gateway_failure: 100 };
+  clusters[3].outlier_detection = { enforcing_consecutive_5xx: 50 };
+  const plan = buildGatewayPlan(envoy, limits);
+  const outlier = (i: number) => plan.clusters.get(clusters[i].name)!.outlier;
+  expect(outlier(0)).toMatchObject({ ejectOn: 'all-5xx', consecutiveFailures: 7 });
+  expect(outlier(1)).toMatchObject({ ejectOn: 'nothing' });
+  // Both enforced: the lower threshold, counting every 5xx.
+  expect(outlier(2)).toMatchObject({ ejectOn: 'all-5xx', consecutiveFailures: 3 });
+  expect(outlier(3)).toMatchObject({ ejectOn: 'all-5xx' });
+  expect(plan.unsupported).toContain('static_resources.clusters[3].outlier_detection.enforcing_consecutive_5xx 50 (the gateway ejects on every detection or on none: 100 or 0)');
+  // Without outlier_detection, Envoy ejects no host for its calls.
+  delete clusters[0].outlier_detection;
+  expect(buildGatewayPlan(envoy, limits).clusters.get(clusters[0].name)!.outlier).toBeUndefined();
 });
 
 /** The course cluster's HttpProtocolOptions in a loaded envoy.yaml, to change in place. */

@@ -128,10 +128,25 @@ export interface ClusterPlan {
   panicThresholdPercent: number;
   /** Envoy's circuit_breakers thresholds (DEFAULT priority), each counted across all of the cluster's hosts. */
   breaker: { maxConnections: number; maxPendingRequests: number; maxRequests: number; maxRetries: number };
-  /** unejectOnHealthCheck: a passing active health check takes an ejected host back (Envoy's default). */
-  outlier?: { consecutiveFailures: number; intervalMs: number; baseEjectionMs: number; unejectOnHealthCheck: boolean };
+  /**
+   * outlier_detection, absent when the file has none (Envoy then ejects no host for its
+   * calls). `ejectOn`, from the enforcing_consecutive_* percentages: `all-5xx` when
+   * consecutive_5xx is enforced (Envoy's default), `gateway-failures` when only
+   * consecutive_gateway_failure is, `nothing` when neither is; `consecutiveFailures` is
+   * the enforced threshold. unejectOnHealthCheck: a passing active health check takes an
+   * ejected host back (Envoy's default).
+   */
+  outlier?: { ejectOn: OutlierCount; consecutiveFailures: number; intervalMs: number; baseEjectionMs: number; unejectOnHealthCheck: boolean };
   health?: { timeoutMs: number; intervalMs: number; unhealthyThreshold: number; healthyThreshold: number; serviceName: string };
 }
+
+/**
+ * Which failed calls count towards ejecting a host, in Envoy's terms: every 5xx (HTTP, or a
+ * trailers-only grpc-status Envoy maps to one: UNKNOWN, INTERNAL, DATA_LOSS, UNIMPLEMENTED,
+ * DEADLINE_EXCEEDED, UNAVAILABLE), or only gateway failures (502–504, and so UNAVAILABLE and
+ * DEADLINE_EXCEEDED), resets, failed connections and timeouts counting as either.
+ */
+export type OutlierCount = 'all-5xx' | 'gateway-failures' | 'nothing';
 
 export interface CorsPlan {
   origins: Array<{ exact?: string; prefix?: string; regex?: RegExp }>;
@@ -463,11 +478,32 @@ function readCluster(r: Reader, value: unknown, where: string): ClusterPlan {
     },
   };
   if (c.outlier_detection !== undefined) {
-    const od = r.obj(c.outlier_detection, `${where}.outlier_detection`, ['consecutive_5xx', 'consecutive_gateway_failure', 'interval', 'base_ejection_time', 'max_ejection_percent', 'successful_active_health_check_uneject_host']);
+    const ow = `${where}.outlier_detection`;
+    const od = r.obj(c.outlier_detection, ow, [
+      'consecutive_5xx',
+      'enforcing_consecutive_5xx',
+      'consecutive_gateway_failure',
+      'enforcing_consecutive_gateway_failure',
+      'interval',
+      'base_ejection_time',
+      'max_ejection_percent',
+      'successful_active_health_check_uneject_host',
+    ]);
+    // Envoy's defaults: consecutive_5xx enforced on every detection, gateway failures on none.
+    const enforcing = (key: string, fallback: number): boolean => {
+      const pct = num(od[key], fallback);
+      if (pct > 0 && pct < 100) r.unsupported.push(`${ow}.${key} ${pct} (the gateway ejects on every detection or on none: 100 or 0)`);
+      return pct > 0;
+    };
+    const all5xx = enforcing('enforcing_consecutive_5xx', 100);
+    const gateway = enforcing('enforcing_consecutive_gateway_failure', 0);
+    const c5xx = num(od.consecutive_5xx, 5);
+    const cGateway = num(od.consecutive_gateway_failure, 5);
     plan.outlier = {
-      consecutiveFailures: Math.min(num(od.consecutive_5xx, 5), num(od.consecutive_gateway_failure, 5)),
-      intervalMs: od.interval === undefined ? 10_000 : durationMs(od.interval, `${where}.outlier_detection.interval`),
-      baseEjectionMs: od.base_ejection_time === undefined ? 30_000 : durationMs(od.base_ejection_time, `${where}.outlier_detection.base_ejection_time`),
+      ejectOn: all5xx ? 'all-5xx' : gateway ? 'gateway-failures' : 'nothing',
+      consecutiveFailures: all5xx ? (gateway ? Math.min(c5xx, cGateway) : c5xx) : cGateway,
+      intervalMs: od.interval === undefined ? 10_000 : durationMs(od.interval, `${ow}.interval`),
+      baseEjectionMs: od.base_ejection_time === undefined ? 30_000 : durationMs(od.base_ejection_time, `${ow}.base_ejection_time`),
       unejectOnHealthCheck: od.successful_active_health_check_uneject_host !== false,
     };
   }

@@ -2,7 +2,7 @@ import * as http2 from 'node:http2';
 import CircuitBreaker from 'opossum';
 import { HealthChecker } from '../../../shared/src/health';
 import type { Logger } from '../../../shared/src/logger';
-import { ENVOY_HTTP2_DEFAULTS, type ClusterPlan, type Http2Options } from '../envoy/plan';
+import { ENVOY_HTTP2_DEFAULTS, type ClusterPlan, type Http2Options, type OutlierCount } from '../envoy/plan';
 
 /** What the upstream answered with: its headers and the stream its body and trailers arrive on. */
 export interface UpstreamResponse {
@@ -87,6 +87,36 @@ export class UpstreamTimeout extends UpstreamFailure {
 /** Error codes of a connection that never came up, as opposed to a reset of the stream itself. */
 const CONNECT_ERRORS = new Set(['ECONNREFUSED', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN']);
 
+/**
+ * An answer the caller gets as it is, which still counts against the host, as Envoy's outlier
+ * detection counts it: a trailers-only grpc-status that Envoy maps to an HTTP 5xx, other than
+ * UNAVAILABLE (an {@link UpstreamFailure}). The breaker sees it as a failure; the cluster hands
+ * the response on.
+ */
+export class CountedAnswer extends Error {
+  constructor(readonly response: UpstreamResponse) {
+    super(`answered grpc-status ${String(response.headers['grpc-status'])}`);
+  }
+}
+
+/** Envoy's HTTP status for a gRPC status (Grpc::Utility::grpcToHttpStatus), where it is a 5xx: UNKNOWN, DEADLINE_EXCEEDED, UNIMPLEMENTED, INTERNAL, UNAVAILABLE, DATA_LOSS, and any status past UNAUTHENTICATED. */
+function http5xxForGrpcStatus(code: number): number | undefined {
+  switch (code) {
+    case 4:
+      return 504;
+    case 12:
+      return 501;
+    case 14:
+      return 503;
+    case 2:
+    case 13:
+    case 15:
+      return 500;
+    default:
+      return code > 16 ? 500 : undefined;
+  }
+}
+
 /** The breaker is open, or the cluster's max_requests or max_pending_requests is reached: the call was not attempted. */
 export class UpstreamRefused extends Error {
   constructor(
@@ -141,12 +171,14 @@ function noRelease(): void {}
  * host, and active gRPC health checks. {@link Cluster} spreads calls over its
  * hosts and holds max_retries; the other thresholds are counted in the {@link ClusterResources} the hosts share.
  *
- * Mapping from envoy.yaml: consecutive_5xx/consecutive_gateway_failure → the
+ * Mapping from envoy.yaml: the enforced consecutive_5xx or consecutive_gateway_failure → the
  * breaker's volume threshold (it opens when at least that many calls in the
- * outlier interval failed and they are half or more of the calls); interval →
- * rolling window; base_ejection_time → how long it stays open before a trial
+ * outlier interval failed and they are more than half of the calls); which of the two is
+ * enforced → which failures count (see OutlierCount; the others count as successes);
+ * interval → rolling window; base_ejection_time → how long it stays open before a trial
  * call; failed health checks (unhealthy_threshold in a row) open it at once and
- * passing ones (healthy_threshold) close it again.
+ * passing ones (healthy_threshold) close it again. Without outlier_detection no call
+ * ejects the host, as in Envoy; health checks still do.
  */
 export class Upstream {
   readonly breaker: CircuitBreaker<[UpstreamRequest], UpstreamResponse>;
@@ -175,6 +207,8 @@ export class Upstream {
   private healthy = true;
   private streak = 0;
   private stopped = false;
+  /** Which failed calls count towards ejecting the host (from outlier_detection). */
+  private readonly ejectOn: OutlierCount;
 
   constructor(
     readonly plan: ClusterPlan,
@@ -196,22 +230,23 @@ export class Upstream {
     }
     this.h2 = plan.http2 ?? ENVOY_HTTP2_DEFAULTS;
     this.maxStreams = Math.max(1, this.h2.maxConcurrentStreams);
-    const outlier = plan.outlier ?? { consecutiveFailures: 5, intervalMs: 10_000, baseEjectionMs: 30_000, unejectOnHealthCheck: true };
+    const outlier = plan.outlier;
+    this.ejectOn = outlier?.ejectOn ?? 'nothing';
     this.breaker = new CircuitBreaker((req: UpstreamRequest) => this.attempt(req), {
       timeout: false,
       errorThresholdPercentage: 50,
-      volumeThreshold: outlier.consecutiveFailures,
-      rollingCountTimeout: outlier.intervalMs,
+      // No count of failures opens it when nothing is enforced: only health checks do.
+      volumeThreshold: this.ejectOn === 'nothing' ? Number.MAX_SAFE_INTEGER : outlier!.consecutiveFailures,
+      rollingCountTimeout: outlier?.intervalMs ?? 10_000,
       rollingCountBuckets: 10,
-      resetTimeout: outlier.baseEjectionMs,
+      resetTimeout: outlier?.baseEjectionMs ?? 30_000,
       name: plan.name,
       // Latency percentiles and periodic snapshots are not used (the gateway keeps its own
       // latency histogram); both cost work on every call.
       rollingPercentilesEnabled: false,
       enableSnapshots: false,
-      // A call its caller gave up says nothing about the host, except as the trial call of a
-      // half-open breaker: that one proved nothing, so the host stays ejected a while longer.
-      errorFilter: (err: Error) => err instanceof UpstreamCancelled && !this.breaker.halfOpen,
+      // Failures the outlier detection does not count pass as successes.
+      errorFilter: (err: Error) => !this.countsAgainstHost(err),
     });
     this.breaker.on('open', () => log.warn({ cluster: plan.name, address }, 'circuit opened: calls fail fast'));
     this.breaker.on('halfOpen', () => log.info({ cluster: plan.name }, 'circuit half-open: trying one call'));
@@ -221,6 +256,28 @@ export class Upstream {
       // again, so the failures that ejected the host must not eject it again on the next one.
       forgetOutcomes(this.breaker);
     });
+  }
+
+  /**
+   * Whether a failed attempt counts towards ejecting this host. A call its caller gave up
+   * says nothing about the host, except as the trial call of a half-open breaker: that one
+   * proved nothing, so the host stays ejected a while longer. Otherwise, as Envoy counts for
+   * the enforced detection: resets, failed connections and timeouts (Envoy's 503 and 504) and
+   * UNAVAILABLE always; an HTTP 5xx or a 5xx-mapped grpc-status when every 5xx counts, and
+   * only 502–504 and DEADLINE_EXCEEDED when only gateway failures do.
+   */
+  private countsAgainstHost(err: Error): boolean {
+    if (err instanceof UpstreamCancelled) return this.breaker.halfOpen;
+    if (this.ejectOn === 'nothing') return false;
+    // A CountedAnswer is made only for answers that count.
+    if (err instanceof UpstreamFailure && err.kind === 'http-5xx') return this.counts5xx(Number(err.response?.headers[':status']));
+    return true;
+  }
+
+  /** Whether an answer with this HTTP status (or its grpc-status's 5xx) counts towards ejection. */
+  private counts5xx(http: number | undefined): boolean {
+    if (http === undefined || http < 500) return false;
+    return this.ejectOn === 'all-5xx' || (this.ejectOn === 'gateway-failures' && http >= 502 && http <= 504);
   }
 
   get state(): 'closed' | 'open' | 'half-open' {
@@ -507,9 +564,17 @@ export class Upstream {
       const trailersOnly = headers['grpc-status'] !== undefined;
       // Counted as finished already when it is a failure; `send` replaces release on success.
       const response: UpstreamResponse = { headers, stream, trailersOnly, release: noRelease };
-      if (trailersOnly && String(headers['grpc-status']) === GRPC_UNAVAILABLE) {
-        reject(new UpstreamFailure(`the ${this.plan.name} service answered UNAVAILABLE`, 'unavailable', response));
-        return;
+      if (trailersOnly) {
+        const grpcStatus = String(headers['grpc-status']);
+        if (grpcStatus === GRPC_UNAVAILABLE) {
+          reject(new UpstreamFailure(`the ${this.plan.name} service answered UNAVAILABLE`, 'unavailable', response));
+          return;
+        }
+        // Another error the enforced outlier detection counts: relayed, but counted.
+        if (grpcStatus !== '0' && this.ejectOn !== 'nothing' && this.counts5xx(http5xxForGrpcStatus(Number(grpcStatus)))) {
+          reject(new CountedAnswer(response));
+          return;
+        }
       }
       const httpStatus = Number(headers[':status']);
       if (httpStatus >= 500) {
@@ -661,10 +726,15 @@ export class Cluster {
       try {
         res = await host.fire(req, panic);
       } catch (err) {
-        this.hostActive[h]--;
-        if ((err as { code?: string }).code === 'EOPENBREAKER') continue;
-        if (err instanceof UpstreamFailure) err.host = h;
-        throw err;
+        if (err instanceof CountedAnswer) {
+          // Counted against the host by its breaker; the caller gets the answer as it is.
+          res = err.response;
+        } else {
+          this.hostActive[h]--;
+          if ((err as { code?: string }).code === 'EOPENBREAKER') continue;
+          if (err instanceof UpstreamFailure) err.host = h;
+          throw err;
+        }
       }
       let released = false;
       res.release = () => {
