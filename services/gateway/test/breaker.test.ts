@@ -364,3 +364,66 @@ describe('a host taken back by its health checks', () => {
     }
   });
 });
+
+describe('a host failing its health checks', () => {
+  test('staysOut_pastBaseEjectionTime_untilItsHealthCheckPasses', async () => {
+    // A stand-in host that answers its calls, while its health service says NOT_SERVING
+    // (as a service does while it drains) until `serving` is set.
+    let serving = false;
+    let calls = 0;
+    const host = await startStandIn((stream, headers) => {
+      stream.on('end', () => {
+        if (headers[':path'] === '/grpc.health.v1.Health/Check') {
+          stream.respond({ ':status': 200, 'content-type': 'application/grpc' }, { waitForTrailers: true });
+          stream.once('wantTrailers', () => stream.sendTrailers({ 'grpc-status': '0' }));
+          stream.end(Buffer.from([0, 0, 0, 0, 2, 0x08, serving ? 0x01 : 0x02])); // SERVING or NOT_SERVING
+        } else {
+          calls++;
+          stream.respond({ ':status': 200, 'content-type': 'application/grpc', 'grpc-status': '0' }, { endStream: true });
+        }
+      });
+    });
+    const plan: ClusterPlan = {
+      name: 'stand-in',
+      addresses: [host.address],
+      lbPolicy: 'ROUND_ROBIN',
+      http2: ENVOY_HTTP2_DEFAULTS,
+      idleTimeoutMs: 0,
+      connectTimeoutMs: 1000,
+      panicThresholdPercent: 0,
+      breaker: { maxConnections: 4, maxPendingRequests: 100, maxRequests: 100, maxRetries: 3 },
+      // An ejection much shorter than the test: the health checks, not the ejection time, decide.
+      outlier: { ejectOn: 'gateway-failures', consecutiveFailures: 5, intervalMs: 10_000, baseEjectionMs: 100, unejectOnHealthCheck: true },
+      health: { timeoutMs: 1000, intervalMs: 50, unhealthyThreshold: 2, healthyThreshold: 1, serviceName: 'stand-in' },
+    };
+    const cluster = new Cluster(plan, [host.address], 1, createLogger('breaker-test', 'silent'));
+    const send = () => cluster.send({ headers: { ':method': 'POST', ':path': '/test.v1.Service/Method', 'content-type': 'application/grpc', te: 'trailers' }, body: Buffer.from([0, 0, 0, 0, 0]), headersTimeoutMs: 1000, waitMs: 1000 });
+    const waitForState = async (state: string) => {
+      const until = Date.now() + 5000;
+      while (cluster.hosts[0].state !== state) {
+        if (Date.now() > until) throw new Error(`the host did not become ${state}`);
+        await new Promise((r) => setTimeout(r, 10));
+      }
+    };
+    try {
+      cluster.startHealthChecks();
+      await waitForState('open');
+      // Several ejection times later the host still says NOT_SERVING: as in Envoy, it stays
+      // out, and no trial call reaches it.
+      await new Promise((r) => setTimeout(r, 400));
+      await expect(send()).rejects.toMatchObject({ reason: 'UPSTREAM_CIRCUIT_OPEN' });
+      expect(cluster.hosts[0].state).toBe('open');
+      expect(calls).toBe(0);
+      // Its health check passes again (healthy_threshold 1): back in.
+      serving = true;
+      await waitForState('closed');
+      const res = await send();
+      res.stream.resume();
+      res.release();
+      expect(calls).toBe(1);
+    } finally {
+      cluster.close();
+      await host.close();
+    }
+  });
+});

@@ -280,8 +280,18 @@ export class Upstream {
     return this.ejectOn === 'all-5xx' || (this.ejectOn === 'gateway-failures' && http >= 502 && http <= 504);
   }
 
+  /**
+   * Whether the host is out of the cluster's rotation: ejected for failed calls (breaker open),
+   * or failing its active health checks. As in Envoy, a host its health checks took out stays
+   * out until they pass again, even after base_ejection_time, when the breaker alone would
+   * let a trial call through.
+   */
+  get out(): boolean {
+    return this.breaker.opened || !this.healthy;
+  }
+
   get state(): 'closed' | 'open' | 'half-open' {
-    return this.breaker.opened ? 'open' : this.breaker.halfOpen ? 'half-open' : 'closed';
+    return this.out ? 'open' : this.breaker.halfOpen ? 'half-open' : 'closed';
   }
 
   /** Starts active health checks, if envoy.yaml configures them. */
@@ -720,7 +730,7 @@ export class Cluster {
     for (let i = 0; i < n; i++) {
       const h = (first + i) % n;
       const host = this.hosts[h];
-      if (!panic && host.breaker.opened) continue;
+      if (!panic && host.out) continue;
       this.hostActive[h]++;
       let res: UpstreamResponse;
       try {
@@ -756,7 +766,7 @@ export class Cluster {
     const threshold = this.plan.panicThresholdPercent;
     if (threshold <= 0) return false;
     let live = 0;
-    for (const h of this.hosts) if (!h.breaker.opened) live++;
+    for (const h of this.hosts) if (!h.out) live++;
     return live * 100 < threshold * this.hosts.length;
   }
 
@@ -768,8 +778,8 @@ export class Cluster {
   private pick(avoid: readonly number[] | undefined, panic: boolean): number {
     const n = this.hosts.length;
     const open: number[] = [];
-    for (let h = 0; h < n; h++) if ((panic || !this.hosts[h].breaker.opened) && !avoid?.includes(h)) open.push(h);
-    if (open.length === 0 && avoid?.length) for (let h = 0; h < n; h++) if (panic || !this.hosts[h].breaker.opened) open.push(h);
+    for (let h = 0; h < n; h++) if ((panic || !this.hosts[h].out) && !avoid?.includes(h)) open.push(h);
+    if (open.length === 0 && avoid?.length) for (let h = 0; h < n; h++) if (panic || !this.hosts[h].out) open.push(h);
     if (open.length === 0) return 0;
     if (this.plan.lbPolicy === 'ROUND_ROBIN') {
       // The first candidate at or after the turn, wrapping round.
