@@ -143,7 +143,7 @@ test('plan_outlierDetection_ejectsOnWhatEnvoyEnforces', () => {
   clusters[0].outlier_detection = { consecutive_5xx: 7, consecutive_gateway_failure: 3 };
   clusters[1].outlier_detection = { enforcing_consecutive_5xx: 0 };
   clusters[2].outlier_detection = { consecutive_5xx: 7, consecutive_gateway_failure: 3, enforcing_consecutive_gateway_failure: 100 };
-  clusters[3].outlier_detection = { enforcing_consecutive_5xx: 50 };
+  clusters[3].outlier_detection = { enforcing_consecutive_5xx: 50, max_ejection_percent: 100 };
   const plan = buildGatewayPlan(envoy, limits);
   const outlier = (i: number) => plan.clusters.get(clusters[i].name)!.outlier;
   expect(outlier(0)).toMatchObject({ ejectOn: 'all-5xx', consecutiveFailures: 7 });
@@ -152,6 +152,9 @@ test('plan_outlierDetection_ejectsOnWhatEnvoyEnforces', () => {
   expect(outlier(2)).toMatchObject({ ejectOn: 'all-5xx', consecutiveFailures: 3 });
   expect(outlier(3)).toMatchObject({ ejectOn: 'all-5xx' });
   expect(plan.unsupported).toContain('static_resources.clusters[3].outlier_detection.enforcing_consecutive_5xx 50 (the gateway ejects on every detection or on none: 100 or 0)');
+  // Envoy ejects at most max_ejection_percent of the hosts (10% unless set); the gateway only does as 100.
+  expect(plan.unsupported).toContain("static_resources.clusters[0].outlier_detection.max_ejection_percent 10 (Envoy's default) (the gateway may eject every host: 100)");
+  expect(plan.unsupported.filter((u) => u.includes('clusters[3].outlier_detection.max_ejection_percent'))).toEqual([]);
   // Without outlier_detection, Envoy ejects no host for its calls.
   delete clusters[0].outlier_detection;
   expect(buildGatewayPlan(envoy, limits).clusters.get(clusters[0].name)!.outlier).toBeUndefined();

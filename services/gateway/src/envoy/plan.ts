@@ -495,6 +495,9 @@ function readCluster(r: Reader, value: unknown, where: string): ClusterPlan {
       if (pct > 0 && pct < 100) r.unsupported.push(`${ow}.${key} ${pct} (the gateway ejects on every detection or on none: 100 or 0)`);
       return pct > 0;
     };
+    // Envoy ejects at most this share of the hosts (10% where the file is silent, and always at
+    // least one); the gateway ejects any host that fails, so only 100 means the same.
+    if (num(od.max_ejection_percent, 10) < 100) r.unsupported.push(`${ow}.max_ejection_percent ${num(od.max_ejection_percent, 10)}${od.max_ejection_percent === undefined ? " (Envoy's default)" : ''} (the gateway may eject every host: 100)`);
     const all5xx = enforcing('enforcing_consecutive_5xx', 100);
     const gateway = enforcing('enforcing_consecutive_gateway_failure', 0);
     const c5xx = num(od.consecutive_5xx, 5);
