@@ -225,6 +225,23 @@ describe('outlier detection', () => {
     expect(notFound.hosts[0].state).toBe('closed');
   });
 
+  test('failuresInARow_eject_butAnAnswerBetweenThemStartsTheCountAgain', async () => {
+    // Envoy counts consecutive failures, not a share of the calls.
+    const c = cluster('ROUND_ROBIN', [failing.address], undefined, { outlier: outlier('gateway-failures') });
+    for (let round = 0; round < 4; round++) {
+      // Four UNAVAILABLE, then one OK: 80% of the calls fail, never five in a row.
+      grpcStatus = '14';
+      expect(await outcomes(c, 4)).toEqual(Array(4).fill('unavailable'));
+      grpcStatus = '0';
+      expect(await outcomes(c, 1)).toEqual(['0']);
+    }
+    expect(c.hosts[0].state).toBe('closed');
+    // After ten answers, five failures in a row (a third of the calls) eject it.
+    expect(await outcomes(c, 10)).toEqual(Array(10).fill('0'));
+    grpcStatus = '14';
+    expect(await outcomes(c, 6)).toEqual([...Array(5).fill('unavailable'), 'UPSTREAM_CIRCUIT_OPEN']);
+  });
+
   test('withoutOutlierDetection_noFailedCallEjectsTheHost', async () => {
     grpcStatus = '14';
     const c = cluster('ROUND_ROBIN', [failing.address]);

@@ -150,18 +150,6 @@ function wakeHosts(r: ClusterResources): void {
   for (const h of r.hosts) h.serveWaiting();
 }
 
-/** Clears the breaker's rolling window: the calls counted so far no longer weigh on whether it opens. */
-function forgetOutcomes(breaker: CircuitBreaker): void {
-  for (const b of breaker.status.window) {
-    b.fires = 0;
-    b.failures = 0;
-    b.successes = 0;
-    b.timeouts = 0;
-    b.rejects = 0;
-    b.latencyTimes.length = 0;
-  }
-}
-
 /** A response's release before the cluster counts it (a named function: tsx would name an inline arrow on every call). */
 function noRelease(): void {}
 
@@ -171,12 +159,10 @@ function noRelease(): void {}
  * host, and active gRPC health checks. {@link Cluster} spreads calls over its
  * hosts and holds max_retries; the other thresholds are counted in the {@link ClusterResources} the hosts share.
  *
- * Mapping from envoy.yaml: the enforced consecutive_5xx or consecutive_gateway_failure → the
- * breaker's volume threshold (it opens when at least that many calls in the
- * outlier interval failed and they are more than half of the calls); which of the two is
- * enforced → which failures count (see OutlierCount; the others count as successes);
- * interval → rolling window; base_ejection_time → how long it stays open before a trial
- * call; failed health checks (unhealthy_threshold in a row) open it at once and
+ * Mapping from envoy.yaml: the enforced consecutive_5xx or consecutive_gateway_failure → how
+ * many counted failures in a row open it; which of the two is enforced → which failures
+ * count (see OutlierCount; the others count as successes and start the count again);
+ * base_ejection_time → how long it stays open before a trial call; failed health checks (unhealthy_threshold in a row) open it at once and
  * passing ones (healthy_threshold) close it again. Without outlier_detection no call
  * ejects the host, as in Envoy; health checks still do.
  */
@@ -209,6 +195,8 @@ export class Upstream {
   private stopped = false;
   /** Which failed calls count towards ejecting the host (from outlier_detection). */
   private readonly ejectOn: OutlierCount;
+  /** Counted failures in a row since the last answer that did not count. */
+  private consecutive = 0;
 
   constructor(
     readonly plan: ClusterPlan,
@@ -234,9 +222,11 @@ export class Upstream {
     this.ejectOn = outlier?.ejectOn ?? 'nothing';
     this.breaker = new CircuitBreaker((req: UpstreamRequest) => this.attempt(req), {
       timeout: false,
+      // Opossum's own rule (a share of the calls in its window) never opens it: failures in a
+      // row do, as Envoy counts them (below), and health checks. A failed trial call of a
+      // half-open breaker still opens it again, as opossum does whatever the threshold.
       errorThresholdPercentage: 50,
-      // No count of failures opens it when nothing is enforced: only health checks do.
-      volumeThreshold: this.ejectOn === 'nothing' ? Number.MAX_SAFE_INTEGER : outlier!.consecutiveFailures,
+      volumeThreshold: Number.MAX_SAFE_INTEGER,
       rollingCountTimeout: outlier?.intervalMs ?? 10_000,
       rollingCountBuckets: 10,
       resetTimeout: outlier?.baseEjectionMs ?? 30_000,
@@ -248,13 +238,28 @@ export class Upstream {
       // Failures the outlier detection does not count pass as successes.
       errorFilter: (err: Error) => !this.countsAgainstHost(err),
     });
-    this.breaker.on('open', () => log.warn({ cluster: plan.name, address }, 'circuit opened: calls fail fast'));
+    if (this.ejectOn !== 'nothing') {
+      // Envoy's consecutive_5xx / consecutive_gateway_failure: the enforced number of counted
+      // failures in a row ejects the host; an answer that does not count starts the count
+      // again. A call its caller gave up leaves the count as it is.
+      const threshold = outlier!.consecutiveFailures;
+      this.breaker.on('success', (result: unknown) => {
+        if (!(result instanceof UpstreamCancelled)) this.consecutive = 0;
+      });
+      this.breaker.on('failure', () => {
+        if (++this.consecutive >= threshold && this.breaker.closed) this.breaker.open();
+      });
+    }
+    this.breaker.on('open', () => {
+      this.consecutive = 0;
+      log.warn({ cluster: plan.name, address }, 'circuit opened: calls fail fast');
+    });
     this.breaker.on('halfOpen', () => log.info({ cluster: plan.name }, 'circuit half-open: trying one call'));
     this.breaker.on('close', () => {
       log.info({ cluster: plan.name }, 'circuit closed');
       // Taken back (trial call or health check): Envoy's count of consecutive failures starts
       // again, so the failures that ejected the host must not eject it again on the next one.
-      forgetOutcomes(this.breaker);
+      this.consecutive = 0;
     });
   }
 
