@@ -300,6 +300,34 @@ describe('a cluster of two hosts', () => {
   }, 60_000);
 });
 
+/** Answers a grpc.health.v1 Check: SERVING, or NOT_SERVING (as a service says while it drains). */
+function answerHealthCheck(stream: http2.ServerHttp2Stream, serving: boolean): void {
+  stream.respond({ ':status': 200, 'content-type': 'application/grpc' }, { waitForTrailers: true });
+  stream.once('wantTrailers', () => stream.sendTrailers({ 'grpc-status': '0' }));
+  stream.end(Buffer.from([0, 0, 0, 0, 2, 0x08, serving ? 0x01 : 0x02]));
+}
+
+/**
+ * A cluster of one stand-in host, ejected after 5 gateway failures in a row (as envoy.yaml has
+ * it) for `baseEjectionMs`, with a health check every `healthIntervalMs`: two failing take the
+ * host out, one passing brings it back.
+ */
+function healthCheckedCluster(address: string, baseEjectionMs: number, healthIntervalMs: number): Cluster {
+  const plan: ClusterPlan = {
+    name: 'stand-in',
+    addresses: [address],
+    lbPolicy: 'ROUND_ROBIN',
+    http2: ENVOY_HTTP2_DEFAULTS,
+    idleTimeoutMs: 0,
+    connectTimeoutMs: 1000,
+    panicThresholdPercent: 0,
+    breaker: { maxConnections: 4, maxPendingRequests: 100, maxRequests: 100, maxRetries: 3 },
+    outlier: { ejectOn: 'gateway-failures', consecutiveFailures: 5, intervalMs: 10_000, baseEjectionMs, unejectOnHealthCheck: true },
+    health: { timeoutMs: 1000, intervalMs: healthIntervalMs, unhealthyThreshold: 2, healthyThreshold: 1, serviceName: 'stand-in' },
+  };
+  return new Cluster(plan, [address], 1, createLogger('breaker-test', 'silent'));
+}
+
 describe('a host taken back by its health checks', () => {
   test('oneFailureAfterwards_doesNotEjectItAgain', async () => {
     // A stand-in host: its health service always answers SERVING; its calls fail with
@@ -308,28 +336,14 @@ describe('a host taken back by its health checks', () => {
     const host = await startStandIn((stream, headers) => {
       stream.on('end', () => {
         if (headers[':path'] === '/grpc.health.v1.Health/Check') {
-          stream.respond({ ':status': 200, 'content-type': 'application/grpc' }, { waitForTrailers: true });
-          stream.once('wantTrailers', () => stream.sendTrailers({ 'grpc-status': '0' }));
-          stream.end(Buffer.from([0, 0, 0, 0, 2, 0x08, 0x01])); // status: SERVING
+          answerHealthCheck(stream, true);
         } else {
           stream.respond({ ':status': 200, 'content-type': 'application/grpc', 'grpc-status': failing ? '14' : '0' }, { endStream: true });
         }
       });
     });
-    const plan: ClusterPlan = {
-      name: 'stand-in',
-      addresses: [host.address],
-      lbPolicy: 'ROUND_ROBIN',
-      http2: ENVOY_HTTP2_DEFAULTS,
-      idleTimeoutMs: 0,
-      connectTimeoutMs: 1000,
-      panicThresholdPercent: 0,
-      breaker: { maxConnections: 4, maxPendingRequests: 100, maxRequests: 100, maxRetries: 3 },
-      // consecutive_gateway_failure 5, as envoy.yaml has it; an ejection longer than the test, so only a health check ends it.
-      outlier: { ejectOn: 'gateway-failures', consecutiveFailures: 5, intervalMs: 10_000, baseEjectionMs: 60_000, unejectOnHealthCheck: true },
-      health: { timeoutMs: 1000, intervalMs: 100, unhealthyThreshold: 2, healthyThreshold: 1, serviceName: 'stand-in' },
-    };
-    const cluster = new Cluster(plan, [host.address], 1, createLogger('breaker-test', 'silent'));
+    // An ejection longer than the test, so only a health check ends it.
+    const cluster = healthCheckedCluster(host.address, 60_000, 100);
     const call = async () => {
       try {
         const res = await cluster.send({ headers: { ':method': 'POST', ':path': '/test.v1.Service/Method', 'content-type': 'application/grpc', te: 'trailers' }, body: Buffer.from([0, 0, 0, 0, 0]), headersTimeoutMs: 1000, waitMs: 1000 });
@@ -374,29 +388,15 @@ describe('a host failing its health checks', () => {
     const host = await startStandIn((stream, headers) => {
       stream.on('end', () => {
         if (headers[':path'] === '/grpc.health.v1.Health/Check') {
-          stream.respond({ ':status': 200, 'content-type': 'application/grpc' }, { waitForTrailers: true });
-          stream.once('wantTrailers', () => stream.sendTrailers({ 'grpc-status': '0' }));
-          stream.end(Buffer.from([0, 0, 0, 0, 2, 0x08, serving ? 0x01 : 0x02])); // SERVING or NOT_SERVING
+          answerHealthCheck(stream, serving);
         } else {
           calls++;
           stream.respond({ ':status': 200, 'content-type': 'application/grpc', 'grpc-status': '0' }, { endStream: true });
         }
       });
     });
-    const plan: ClusterPlan = {
-      name: 'stand-in',
-      addresses: [host.address],
-      lbPolicy: 'ROUND_ROBIN',
-      http2: ENVOY_HTTP2_DEFAULTS,
-      idleTimeoutMs: 0,
-      connectTimeoutMs: 1000,
-      panicThresholdPercent: 0,
-      breaker: { maxConnections: 4, maxPendingRequests: 100, maxRequests: 100, maxRetries: 3 },
-      // An ejection much shorter than the test: the health checks, not the ejection time, decide.
-      outlier: { ejectOn: 'gateway-failures', consecutiveFailures: 5, intervalMs: 10_000, baseEjectionMs: 100, unejectOnHealthCheck: true },
-      health: { timeoutMs: 1000, intervalMs: 50, unhealthyThreshold: 2, healthyThreshold: 1, serviceName: 'stand-in' },
-    };
-    const cluster = new Cluster(plan, [host.address], 1, createLogger('breaker-test', 'silent'));
+    // An ejection much shorter than the test: the health checks, not the ejection time, decide.
+    const cluster = healthCheckedCluster(host.address, 100, 50);
     const send = () => cluster.send({ headers: { ':method': 'POST', ':path': '/test.v1.Service/Method', 'content-type': 'application/grpc', te: 'trailers' }, body: Buffer.from([0, 0, 0, 0, 0]), headersTimeoutMs: 1000, waitMs: 1000 });
     const waitForState = async (state: string) => {
       const until = Date.now() + 5000;
