@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { parse } from 'yaml';
 import { buildGatewayPlan, readGatewayPlan } from '../src/envoy/plan';
+import { matchRoute } from '../src/proxy/gateway';
 
 const ENVOY = 'envoy/envoy.yaml';
 const LIMITS = 'envoy/ratelimit/config.yaml';
@@ -158,6 +159,64 @@ test('plan_outlierDetection_ejectsOnWhatEnvoyEnforces', () => {
   // Without outlier_detection, Envoy ejects no host for its calls.
   delete clusters[0].outlier_detection;
   expect(buildGatewayPlan(envoy, limits).clusters.get(clusters[0].name)!.outlier).toBeUndefined();
+});
+
+describe('route matching, as Envoy matches routes', () => {
+  const LIST = '/coursereg.course.v1.CourseService/ListCourses';
+  const routeFor = (plan: ReturnType<typeof buildGatewayPlan>, contentType?: string) => matchRoute(plan.routes, LIST, contentType === undefined ? {} : { 'content-type': contentType })?.name;
+
+  test('envoyYaml_sendsGrpcAndGrpcWebCallsToTheServiceRoutes_andOtherRequestsToTheWebRoute', () => {
+    const plan = readGatewayPlan(ENVOY, LIMITS);
+    expect(routeFor(plan, 'application/grpc')).toBe('course-reads');
+    expect(routeFor(plan, 'application/grpc+proto')).toBe('course-reads');
+    expect(routeFor(plan, 'application/grpc-web+proto')).toBe('course-reads');
+    expect(routeFor(plan, 'application/grpc-web-text')).toBe('course-reads');
+    expect(routeFor(plan, 'text/html')).toBe('web');
+    expect(routeFor(plan)).toBe('web');
+  });
+
+  test('grpcMatch_takesNativeGrpcOnly_soAGrpcWebCallFallsThrough', () => {
+    // Envoy picks the route before the grpc_web filter rewrites the content-type
+    // (envoyproxy/envoy#5914): `grpc: {}` never matches a browser's call.
+    const { envoy, limits } = load();
+    const routes = envoy.static_resources.listeners[0].filter_chains[0].filters[0].typed_config.route_config.virtual_hosts[0].routes;
+    for (const r of routes) {
+      if (r.match.headers) {
+        delete r.match.headers;
+        r.match.grpc = {};
+      }
+    }
+    const plan = buildGatewayPlan(envoy, limits);
+    expect(routeFor(plan, 'application/grpc')).toBe('course-reads');
+    expect(routeFor(plan, 'application/grpc+proto')).toBe('course-reads');
+    expect(routeFor(plan, 'application/grpc-web+proto')).toBe('web');
+    expect(routeFor(plan, 'application/grpcx')).toBe('web');
+  });
+
+  test('headerMatchers_exactSuffixContainsRegexPresentAndInvert', () => {
+    const { envoy, limits } = load();
+    const routes = envoy.static_resources.listeners[0].filter_chains[0].filters[0].typed_config.route_config.virtual_hosts[0].routes;
+    const course = routes.find((r: { name: string }) => r.name === 'course-reads');
+    const cases: Array<[unknown, Record<string, string>, boolean]> = [
+      [{ name: 'x-tenant', string_match: { exact: 'Uni', ignore_case: true } }, { 'x-tenant': 'uni' }, true],
+      [{ name: 'x-tenant', string_match: { exact: 'Uni' } }, { 'x-tenant': 'uni' }, false],
+      [{ name: 'x-tenant', string_match: { suffix: '-eu' } }, { 'x-tenant': 'uni-eu' }, true],
+      [{ name: 'x-tenant', string_match: { contains: 'ni-e' } }, { 'x-tenant': 'uni-eu' }, true],
+      [{ name: 'x-tenant', string_match: { safe_regex: { regex: 'u[a-z]+' } } }, { 'x-tenant': 'uni-eu' }, false],
+      [{ name: 'x-tenant', present_match: true }, {}, false],
+      [{ name: 'x-tenant', present_match: true, invert_match: true }, {}, true],
+      [{ name: 'x-tenant', string_match: { exact: 'uni' }, invert_match: true }, { 'x-tenant': 'other' }, true],
+      // An absent header matches no string_match, inverted or not, unless taken as empty.
+      [{ name: 'x-tenant', string_match: { exact: 'uni' }, invert_match: true }, {}, false],
+      [{ name: 'x-tenant', string_match: { exact: '' }, treat_missing_header_as_empty: true }, {}, true],
+    ];
+    for (const [matcher, headers, matches] of cases) {
+      course.match.headers = [{ name: 'content-type', string_match: { prefix: 'application/grpc' } }, matcher];
+      const plan = buildGatewayPlan(envoy, limits);
+      const name = matchRoute(plan.routes, LIST, { 'content-type': 'application/grpc', ...headers })?.name;
+      expect([matcher, name]).toEqual([matcher, matches ? 'course-reads' : 'course']);
+    }
+  });
 });
 
 /** The course cluster's HttpProtocolOptions in a loaded envoy.yaml, to change in place. */

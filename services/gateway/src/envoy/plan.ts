@@ -78,7 +78,14 @@ export interface RoutePlan {
   prefix?: string;
   path?: string;
   regex?: RegExp;
+  /**
+   * match.grpc: native gRPC only (content-type application/grpc or application/grpc+...). As in
+   * Envoy, whose route is chosen before the grpc_web filter turns application/grpc-web into
+   * application/grpc (envoyproxy/envoy#5914), a gRPC-web call does not match it.
+   */
   grpcOnly: boolean;
+  /** match.headers: every one must hold for the route to match. */
+  headers?: HeaderMatch[];
   cluster: string;
   /** Whole-call timeout in ms; 0 means none (server streams). */
   timeoutMs: number;
@@ -88,6 +95,12 @@ export interface RoutePlan {
   retry?: RetryPlan;
   localLimit?: TokenBucketPlan;
   rateLimitActions: RateLimitAction[][];
+}
+
+/** One of a route's match.headers (Envoy's HeaderMatcher): `test` runs on the header's value, or on undefined when it is absent. */
+export interface HeaderMatch {
+  name: string;
+  test(value: string | undefined): boolean;
 }
 
 export interface RetryPlan {
@@ -336,9 +349,60 @@ export function buildGatewayPlan(envoyDoc: unknown, rateLimitDoc: unknown): Gate
   };
 }
 
+/**
+ * A route's HeaderMatcher: string_match (exact, prefix, suffix, contains or safe_regex, with
+ * ignore_case), present_match, and invert_match. Other kinds are refused at start, since a
+ * route matched differently from Envoy would send calls elsewhere.
+ */
+function readHeaderMatch(r: Reader, value: unknown, where: string): HeaderMatch {
+  const h = r.obj(value, where, ['name', 'string_match', 'present_match', 'invert_match', 'treat_missing_header_as_empty']);
+  const name = String(h.name).toLowerCase();
+  const invert = h.invert_match === true;
+  const missingAsEmpty = h.treat_missing_header_as_empty === true;
+  let test: (value: string) => boolean;
+  if (h.present_match !== undefined) {
+    const want = h.present_match === true;
+    return { name, test: (v) => (v !== undefined) === want !== invert };
+  } else if (h.string_match !== undefined) {
+    const sm = r.obj(h.string_match, `${where}.string_match`, ['exact', 'prefix', 'suffix', 'contains', 'safe_regex', 'ignore_case']);
+    const fold = sm.ignore_case === true ? (v: string) => v.toLowerCase() : (v: string) => v;
+    if (sm.safe_regex !== undefined) {
+      const re = new RegExp(`^(?:${String(r.obj(sm.safe_regex, `${where}.string_match.safe_regex`, ['regex']).regex)})$`);
+      test = (v) => re.test(v);
+    } else if (typeof sm.exact === 'string') {
+      const x = fold(sm.exact);
+      test = (v) => fold(v) === x;
+    } else if (typeof sm.prefix === 'string') {
+      const x = fold(sm.prefix);
+      test = (v) => fold(v).startsWith(x);
+    } else if (typeof sm.suffix === 'string') {
+      const x = fold(sm.suffix);
+      test = (v) => fold(v).endsWith(x);
+    } else if (typeof sm.contains === 'string') {
+      const x = fold(sm.contains);
+      test = (v) => fold(v).includes(x);
+    } else {
+      throw new Error(`${where}.string_match: the gateway matches exact, prefix, suffix, contains or safe_regex`);
+    }
+  } else {
+    throw new Error(`${where}: the gateway matches headers by string_match or present_match only`);
+  }
+  // An absent header matches nothing, inverted or not, unless it is to be taken as empty (Envoy's rule).
+  return {
+    name,
+    test: (v) => {
+      if (v === undefined) {
+        if (!missingAsEmpty) return false;
+        v = '';
+      }
+      return test(v) !== invert;
+    },
+  };
+}
+
 function readRoute(r: Reader, value: unknown, where: string, vhActions: RateLimitAction[][]): RoutePlan {
   const route = r.obj(value, where, ['name', 'match', 'route', 'typed_per_filter_config']);
-  const match = r.obj(route.match, `${where}.match`, ['prefix', 'path', 'safe_regex', 'grpc']);
+  const match = r.obj(route.match, `${where}.match`, ['prefix', 'path', 'safe_regex', 'grpc', 'headers']);
   const action = r.obj(route.route, `${where}.route`, ['cluster', 'timeout', 'idle_timeout', 'max_stream_duration', 'retry_policy', 'rate_limits']);
   const name = String(route.name ?? where);
   const plan: RoutePlan = {
@@ -348,6 +412,7 @@ function readRoute(r: Reader, value: unknown, where: string, vhActions: RateLimi
     timeoutMs: action.timeout === undefined ? 15_000 : durationMs(action.timeout, `${where}.route.timeout`),
     rateLimitActions: action.rate_limits !== undefined ? readRateLimitActions(r, action.rate_limits, `${where}.route.rate_limits`) : vhActions,
   };
+  if (match.headers !== undefined) plan.headers = r.list(match.headers, `${where}.match.headers`).map((h, i) => readHeaderMatch(r, h, `${where}.match.headers[${i}]`));
   if (typeof match.prefix === 'string') plan.prefix = match.prefix;
   else if (typeof match.path === 'string') plan.path = match.path;
   else if (match.safe_regex !== undefined) {

@@ -84,12 +84,24 @@ function originAllowed(cors: CorsPlan | undefined, origin: string | undefined): 
   return cors.origins.some((o) => (o.exact !== undefined ? o.exact === origin : o.prefix !== undefined ? origin.startsWith(o.prefix) : o.regex!.test(origin)));
 }
 
-function matchRoute(routes: RoutePlan[], path: string, grpc: boolean): RoutePlan | undefined {
+/**
+ * The first route whose match holds for the request, as Envoy's router picks it: the path
+ * (prefix, path or safe_regex), then `grpc` (native gRPC only: Envoy picks the route before
+ * the grpc_web filter rewrites a gRPC-web content-type) and `headers`.
+ */
+export function matchRoute(routes: RoutePlan[], path: string, headers: Record<string, string>): RoutePlan | undefined {
   for (const r of routes) {
-    if (r.grpcOnly && !grpc) continue;
-    if (r.prefix !== undefined ? path.startsWith(r.prefix) : r.path !== undefined ? path === r.path : r.regex!.test(path)) return r;
+    if (!(r.prefix !== undefined ? path.startsWith(r.prefix) : r.path !== undefined ? path === r.path : r.regex!.test(path))) continue;
+    if (r.grpcOnly && !isGrpcContentType(headers['content-type'])) continue;
+    if (r.headers && !r.headers.every((h) => h.test(headers[h.name]))) continue;
+    return r;
   }
   return undefined;
+}
+
+/** Envoy's Grpc::Common::hasGrpcContentType: application/grpc, or application/grpc+ a subtype; application/grpc-web is not gRPC. */
+function isGrpcContentType(contentType: string | undefined): boolean {
+  return contentType !== undefined && contentType.startsWith('application/grpc') && (contentType.length === 16 || contentType.charCodeAt(16) === 43 /* '+' */);
 }
 
 /**
@@ -174,7 +186,7 @@ export function createGateway(deps: GatewayDeps) {
       return;
     }
 
-    const route = matchRoute(plan.routes, ds.path, protocol !== undefined);
+    const route = matchRoute(plan.routes, ds.path, ds.headers);
     if (!protocol) {
       const plain = route ? deps.plainClusters.get(route.cluster) : undefined;
       if (plain) {
