@@ -161,6 +161,32 @@ test('plan_outlierDetection_ejectsOnWhatEnvoyEnforces', () => {
   expect(buildGatewayPlan(envoy, limits).clusters.get(clusters[0].name)!.outlier).toBeUndefined();
 });
 
+test('plan_localRateLimit_refusesNothingUnlessEnabledAndEnforced_andRateLimitSettingsItDoesNotFollowAreNamed', () => {
+  const { envoy, limits } = load();
+  const hcm = envoy.static_resources.listeners[0].filter_chains[0].filters[0].typed_config;
+  const routes = hcm.route_config.virtual_hosts[0].routes;
+  const local = (name: string) => routes.find((r: { name: string }) => r.name === name).typed_per_filter_config['envoy.filters.http.local_ratelimit'];
+  // Envoy: a bucket not enabled sees nothing; one not enforced only counts (shadow mode).
+  delete local('course-reads').filter_enabled;
+  delete local('course').filter_enforced;
+  local('student-reads').filter_enforced.default_value = { numerator: 5000, denominator: 'TEN_THOUSAND' };
+  local('student').rate_limited_as_resource_exhausted = false;
+  const rateLimit = hcm.http_filters.find((f: { name: string }) => f.name === 'envoy.filters.http.ratelimit').typed_config;
+  rateLimit.request_type = 'external';
+  const plan = buildGatewayPlan(envoy, limits);
+  const byName = new Map(plan.routes.map((r) => [r.name, r]));
+  expect(byName.get('course-reads')!.localLimit).toBeUndefined();
+  expect(byName.get('course')!.localLimit).toBeUndefined();
+  expect(byName.get('registration')!.localLimit).toMatchObject({ maxTokens: expect.any(Number), tokensPerFill: expect.any(Number), fillIntervalMs: 1000 });
+  expect(plan.unsupported).toEqual(
+    expect.arrayContaining([
+      expect.stringMatching(/local_ratelimit\.filter_enforced 50% \(partial enforcement/),
+      expect.stringMatching(/local_ratelimit\.rate_limited_as_resource_exhausted \(the gateway answers RESOURCE_EXHAUSTED/),
+      expect.stringMatching(/request_type external \(the gateway limits every request/),
+    ]),
+  );
+});
+
 describe('route matching, as Envoy matches routes', () => {
   const LIST = '/coursereg.course.v1.CourseService/ListCourses';
   const routeFor = (plan: ReturnType<typeof buildGatewayPlan>, contentType?: string) => matchRoute(plan.routes, LIST, contentType === undefined ? {} : { 'content-type': contentType })?.name;

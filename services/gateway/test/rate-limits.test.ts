@@ -3,7 +3,7 @@ import { createServer, type Server, type Socket } from 'node:net';
 import Redis from 'ioredis';
 import { createRedis } from '../../shared/src/redis';
 import type { RateLimitPlan, RoutePlan } from '../src/envoy/plan';
-import { GlobalRateLimits } from '../src/limits/rate-limits';
+import { GlobalRateLimits, LocalTokenBucket } from '../src/limits/rate-limits';
 
 const REDIS_URL = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379/0';
 
@@ -14,7 +14,6 @@ function planWith(overrides: Partial<RateLimitPlan> = {}): RateLimitPlan {
     failureModeDeny: false,
     statusOnError: 500,
     xRateLimitHeaders: true,
-    asResourceExhausted: true,
     limits: new Map([
       ['student', { unit: 'second', requestsPerUnit: 3, durationSeconds: 1 }],
       ['remote_address', { unit: 'second', requestsPerUnit: 100, durationSeconds: 1 }],
@@ -169,3 +168,49 @@ describe('GlobalRateLimits when Redis does not answer', () => {
     }
   });
 });
+
+describe("local_ratelimit's token bucket, as Envoy's", () => {
+  /** A bucket of 20 tokens filled with 10 every `fillIntervalMs`, on a clock the test moves. */
+  function bucket(fillIntervalMs = 1000) {
+    let now = 0;
+    const b = new LocalTokenBucket({ maxTokens: 20, tokensPerFill: 10, fillIntervalMs }, () => now);
+    /** Takes as many tokens as there are; the number taken, and the wait the first refusal named. */
+    const drain = () => {
+      let taken = 0;
+      let wait: number | undefined;
+      while ((wait = b.take()) === undefined) taken++;
+      return { taken, wait };
+    };
+    return { drain, advance: (ms: number) => (now += ms) };
+  }
+
+  test('startsFull_thenGivesTokensPerFillEachInterval_neverMoreThanMaxTokens', () => {
+    const { drain, advance } = bucket();
+    expect(drain()).toEqual({ taken: 20, wait: 1000 });
+    advance(400);
+    expect(drain()).toEqual({ taken: 0, wait: 600 });
+    advance(600);
+    expect(drain()).toEqual({ taken: 10, wait: 1000 });
+    // Ten quiet intervals fill it to max_tokens, not to 100.
+    advance(10_000);
+    expect(drain().taken).toBe(20);
+  });
+
+  test('callsAsFastAsAllowedForSixSeconds_getTheBurstPlusTenASecond', () => {
+    const { drain, advance } = bucket();
+    let taken = drain().taken;
+    for (let ms = 0; ms < 6000; ms += 50) {
+      advance(50);
+      taken += drain().taken;
+    }
+    expect(taken).toBe(20 + 6 * 10);
+  });
+
+  test('aFillIntervalUnderASecond_isKept', () => {
+    const { drain, advance } = bucket(100);
+    drain();
+    advance(100);
+    expect(drain()).toEqual({ taken: 10, wait: 100 });
+  });
+});
+

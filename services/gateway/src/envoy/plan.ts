@@ -117,7 +117,6 @@ export interface TokenBucketPlan {
   maxTokens: number;
   tokensPerFill: number;
   fillIntervalMs: number;
-  asResourceExhausted: boolean;
 }
 
 export type RateLimitAction = { kind: 'remote_address' } | { kind: 'metadata'; descriptorKey: string; filter: string; path: string[] } | { kind: 'generic_key'; descriptorKey: string; value: string };
@@ -189,7 +188,6 @@ export interface RateLimitPlan {
   /** The HTTP status of a refusal when the limit store fails and failureModeDeny is set (status_on_error; Envoy's 500 by default). */
   statusOnError: number;
   xRateLimitHeaders: boolean;
-  asResourceExhausted: boolean;
   limits: Map<string, { unit: string; requestsPerUnit: number; durationSeconds: number }>;
 }
 
@@ -455,16 +453,23 @@ function readRoute(r: Reader, value: unknown, where: string, vhActions: RateLimi
     const lw = `${where}.typed_per_filter_config.local_ratelimit`;
     const local = r.obj(perFilter[key], lw, ['stat_prefix', 'token_bucket', 'filter_enabled', 'filter_enforced', 'rate_limited_as_resource_exhausted']);
     const bucket = r.obj(local.token_bucket, `${lw}.token_bucket`, ['max_tokens', 'tokens_per_fill', 'fill_interval']);
-    for (const k of ['filter_enabled', 'filter_enforced'] as const) {
+    // filter_enabled and filter_enforced: the share of calls the bucket sees and refuses. As in
+    // Envoy, absent means none: a bucket not enabled, or not enforced (shadow mode), refuses nothing.
+    const share = (k: 'filter_enabled' | 'filter_enforced'): number => {
       const frac = (local[k] as Obj | undefined)?.default_value as Obj | undefined;
-      if (frac && !(num(frac.numerator, 0) === 100 && frac.denominator === 'HUNDRED')) r.unsupported.push(`${lw}.${k} (partial enforcement: the gateway enforces always)`);
-    }
-    const maxTokens = num(bucket.max_tokens, 0);
+      if (!frac) return 0;
+      const pct = num(frac.numerator, 0) / ({ HUNDRED: 1, TEN_THOUSAND: 100, MILLION: 10_000 }[String(frac.denominator ?? 'HUNDRED')] ?? 1);
+      if (pct > 0 && pct < 100) r.unsupported.push(`${lw}.${k} ${pct}% (partial enforcement: the gateway enforces on every call or none)`);
+      return pct;
+    };
+    const enabled = share('filter_enabled') > 0;
+    const enforced = share('filter_enforced') > 0;
+    if (local.rate_limited_as_resource_exhausted !== true) r.unsupported.push(`${lw}.rate_limited_as_resource_exhausted (the gateway answers RESOURCE_EXHAUSTED, where Envoy's gRPC answer would be UNAVAILABLE)`);
+    if (!enabled || !enforced) continue;
     plan.localLimit = {
-      maxTokens,
+      maxTokens: num(bucket.max_tokens, 0),
       tokensPerFill: num(bucket.tokens_per_fill, 1),
       fillIntervalMs: durationMs(bucket.fill_interval, `${lw}.token_bucket.fill_interval`),
-      asResourceExhausted: local.rate_limited_as_resource_exhausted === true,
     };
   }
   return plan;
@@ -668,6 +673,8 @@ function readRateLimit(r: Reader, value: Obj | undefined, limitsDoc: unknown, wh
   if (!value) return undefined;
   const cfg = r.obj(value, where, ['domain', 'request_type', 'timeout', 'failure_mode_deny', 'status_on_error', 'enable_x_ratelimit_headers', 'rate_limited_as_resource_exhausted', 'rate_limit_service']);
   const domain = String(cfg.domain);
+  if (cfg.request_type !== undefined && cfg.request_type !== 'both') r.unsupported.push(`${where}.request_type ${String(cfg.request_type)} (the gateway limits every request, as Envoy's default, both, does)`);
+  if (cfg.rate_limited_as_resource_exhausted !== true) r.unsupported.push(`${where}.rate_limited_as_resource_exhausted (the gateway answers RESOURCE_EXHAUSTED, where Envoy's gRPC answer would be UNAVAILABLE)`);
   const doc = r.obj(limitsDoc, 'ratelimit', ['domain', 'descriptors']);
   if (doc.domain !== domain) throw new Error(`ratelimit config domain ${String(doc.domain)} does not match envoy.yaml's ${domain}`);
   const limits = new Map<string, { unit: string; requestsPerUnit: number; durationSeconds: number }>();
@@ -687,7 +694,6 @@ function readRateLimit(r: Reader, value: Obj | undefined, limitsDoc: unknown, wh
     failureModeDeny: cfg.failure_mode_deny === true,
     statusOnError: cfg.status_on_error === undefined ? 500 : httpStatusCode(r, r.obj(cfg.status_on_error, `${where}.status_on_error`, ['code']).code, `${where}.status_on_error.code`),
     xRateLimitHeaders: cfg.enable_x_ratelimit_headers === 'DRAFT_VERSION_03',
-    asResourceExhausted: cfg.rate_limited_as_resource_exhausted === true,
     limits,
   };
 }

@@ -1,4 +1,4 @@
-import { BurstyRateLimiter, RateLimiterMemory, RateLimiterRedis, RateLimiterRes } from 'rate-limiter-flexible';
+import { RateLimiterRedis, RateLimiterRes } from 'rate-limiter-flexible';
 import type { Redis } from '../../../shared/src/redis';
 import type { RateLimitAction, RateLimitPlan, RoutePlan, TokenBucketPlan } from '../envoy/plan';
 
@@ -258,28 +258,41 @@ class Deadlines {
 }
 
 /**
- * Envoy's local_ratelimit token bucket for one route, per gateway process: a
- * steady `tokens_per_fill` per `fill_interval` plus a burst allowance up to
- * `max_tokens`.
+ * Envoy's local_ratelimit token bucket for one route, per gateway process: it starts full at
+ * `max_tokens`, gains `tokens_per_fill` at the end of every `fill_interval` (never past
+ * `max_tokens`), and each call takes one token. So calls may come in a burst of `max_tokens`,
+ * and on average at `tokens_per_fill` per `fill_interval`.
+ *
+ * Written here rather than taken from rate-limiter-flexible, whose limiters count fixed
+ * windows: its BurstyRateLimiter let a 20-token bucket filled with 10 a second through at
+ * 15 a second. The fills are counted when a call comes, not by a timer.
  */
 export class LocalTokenBucket {
-  private readonly limiter: BurstyRateLimiter | RateLimiterMemory;
+  private tokens: number;
+  /** When the last fill happened (ms, on `now`'s clock). */
+  private filledAt: number;
 
-  constructor(readonly plan: TokenBucketPlan) {
-    const seconds = Math.max(1, Math.round(plan.fillIntervalMs / 1000));
-    const steady = new RateLimiterMemory({ points: plan.tokensPerFill, duration: seconds });
-    const burst = plan.maxTokens - plan.tokensPerFill;
-    this.limiter = burst > 0 ? new BurstyRateLimiter(steady, new RateLimiterMemory({ keyPrefix: 'burst', points: burst, duration: seconds * Math.ceil(plan.maxTokens / plan.tokensPerFill) })) : steady;
+  constructor(
+    readonly plan: TokenBucketPlan,
+    private readonly now: () => number = performance.now.bind(performance),
+  ) {
+    this.tokens = plan.maxTokens;
+    this.filledAt = now();
   }
 
-  /** Takes a token; returns how long to wait if there is none. */
-  async take(): Promise<number | undefined> {
-    try {
-      await this.limiter.consume('route');
-      return undefined;
-    } catch (err) {
-      if (err instanceof RateLimiterRes) return err.msBeforeNext;
-      throw err;
+  /** Takes a token; returns how long until the next fill if there is none. */
+  take(): number | undefined {
+    const { maxTokens, tokensPerFill, fillIntervalMs } = this.plan;
+    const now = this.now();
+    const fills = Math.floor((now - this.filledAt) / fillIntervalMs);
+    if (fills > 0) {
+      this.tokens = Math.min(maxTokens, this.tokens + fills * tokensPerFill);
+      this.filledAt += fills * fillIntervalMs;
     }
+    if (this.tokens >= 1) {
+      this.tokens--;
+      return undefined;
+    }
+    return Math.max(1, Math.ceil(this.filledAt + fillIntervalMs - now));
   }
 }

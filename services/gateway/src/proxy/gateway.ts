@@ -236,7 +236,7 @@ export function createGateway(deps: GatewayDeps) {
 
     const bucket = deps.localLimits.get(route.name);
     if (bucket) {
-      const wait = await bucket.take();
+      const wait = bucket.take();
       if (wait !== undefined) {
         deps.metrics.limited.inc({ limit: 'local' });
         throw resourceExhausted('LOCAL_RATE_LIMITED', 'the gateway is at its request limit for this route; try again shortly', wait);
