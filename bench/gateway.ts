@@ -584,7 +584,8 @@ async function main(): Promise<void> {
 
   const gwPhases = phases.filter((p) => p.target !== 'direct' && !REFERENCE_TARGETS.has(p.target));
   const perToken = Math.max(0, ...gwPhases.map((p) => p.callsPerSecondPerToken));
-  const studentHeader = gwPhases.reduce((a, p) => a + (p.rateLimitHeader['20'] ?? 0), 0);
+  // x-ratelimit-limit is Envoy's draft-03 form, the tightest limit first: "20, 20;w=1, 10000000;w=1".
+  const studentHeader = gwPhases.reduce((a, p) => a + Object.entries(p.rateLimitHeader).reduce((n, [v, c]) => n + (v.split(',')[0].trim() === '20' ? c : 0), 0), 0);
   const gwAnswers = gwPhases.reduce((a, p) => a + p.answers, 0);
   const failedOpen = gwPhases.reduce((a, p) => a + (p.gatewayLimited.store_failed_open ?? 0), 0);
   const limitedAny = gwPhases.reduce((a, p) => a + Object.entries(p.gatewayLimited).filter(([k]) => k !== 'store_failed_open').reduce((b, [, v]) => b + v, 0), 0);

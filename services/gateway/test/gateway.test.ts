@@ -252,6 +252,9 @@ describe('rate limits at the gateway', () => {
     expect(limited[0].headers.get('grpc-status')).toBe(String(grpc.status.RESOURCE_EXHAUSTED));
     expect(Number(limited[0].headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
     expect(limited[0].headers.get('x-ratelimit-remaining')).toBe('0');
+    // As Envoy's ratelimit filter marks its refusals, with draft-03 quota policies per descriptor.
+    expect(limited[0].headers.get('x-envoy-ratelimited')).toBe('true');
+    expect(limited[0].headers.get('x-ratelimit-limit')).toMatch(/^20, 20;w=1, \d+;w=1$/);
   });
 });
 

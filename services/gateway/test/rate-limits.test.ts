@@ -58,13 +58,14 @@ describe('GlobalRateLimits against Redis', () => {
     expect(outcomes.slice(0, 3).map((o) => o.limited)).toEqual([undefined, undefined, undefined]);
     // The tightest limit is reported: 3 per second for the student, counting down.
     expect(outcomes.slice(0, 3).map((o) => o.headers?.['x-ratelimit-remaining'])).toEqual(['2', '1', '0']);
-    expect(outcomes[0].headers?.['x-ratelimit-limit']).toBe('3');
+    // Envoy's draft-03 form: the tightest limit, then each descriptor's quota policy.
+    expect(outcomes[0].headers?.['x-ratelimit-limit']).toBe('3, 3;w=1, 100;w=1');
 
     const refused = outcomes[3];
     expect(refused.limited).toMatchObject({ descriptor: 'student', limit: 3 });
     expect(refused.limited!.retryAfterMs).toBeGreaterThan(0);
     expect(refused.limited!.retryAfterMs).toBeLessThanOrEqual(1000);
-    expect(refused.headers?.['x-ratelimit-remaining']).toBe('0');
+    expect(refused.headers).toMatchObject({ 'x-ratelimit-limit': '3, 3;w=1, 100;w=1', 'x-ratelimit-remaining': '0' });
 
     const other = await limits.check(route, facts('S0002'));
     expect(other.limited).toBeUndefined();

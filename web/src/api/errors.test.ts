@@ -73,6 +73,17 @@ describe('toApiError', () => {
     expect(err.retryAfterSeconds).toBe(3);
   });
 
+  it('falls back to x-ratelimit-reset on a refusal without retry-after or RetryInfo (as Envoy sends it)', () => {
+    // Envoy's global limit: HTTP 429 without a grpc-status, read by the client as RESOURCE_EXHAUSTED.
+    const global = toApiError(grpcError(Code.RESOURCE_EXHAUSTED, 'Too Many Requests', { 'x-envoy-ratelimited': 'true', 'x-ratelimit-reset': '0', 'x-ratelimit-limit': '20, 20;w=1' }), NOW);
+    expect(global.retryAfterSeconds).toBe(1);
+    // Marked by Envoy but mapped to UNAVAILABLE (rate_limited_as_resource_exhausted off).
+    expect(toApiError(grpcError(Code.UNAVAILABLE, 'rate limited', { 'x-envoy-ratelimited': 'true', 'x-ratelimit-reset': '7' }), NOW).retryAfterSeconds).toBe(7);
+    // retry-after still wins; and the header on any other error is not a wait.
+    expect(toApiError(grpcError(Code.RESOURCE_EXHAUSTED, 'slow down', { 'retry-after': '3', 'x-ratelimit-reset': '9' }), NOW).retryAfterSeconds).toBe(3);
+    expect(toApiError(grpcError(Code.FAILED_PRECONDITION, 'full', { 'x-ratelimit-reset': '9' }), NOW).retryAfterSeconds).toBeUndefined();
+  });
+
   it('accepts unpadded and url-safe base64', () => {
     const padded = statusBin({ reason: 'HOLD_ACTIVE' });
     expect(decodeStatusDetails(padded.replace(/=+$/, ''))?.reason).toBe('HOLD_ACTIVE');

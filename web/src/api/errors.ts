@@ -80,6 +80,12 @@ export function parseRetryAfter(value: string | undefined | null, now: number = 
   return Math.max(0, Math.ceil((at - now) / 1000));
 }
 
+/** x-ratelimit-reset (draft 03): whole seconds until the limit's window ends; at least 1, since a refusal means waiting. */
+function parseRateLimitReset(value: string | undefined): number | undefined {
+  if (value === undefined || !/^\s*\d+\s*$/.test(value)) return undefined;
+  return Math.max(1, Number(value));
+}
+
 function base64ToBytes(b64: string): Uint8Array {
   let s = b64.trim().replace(/-/g, '+').replace(/_/g, '/');
   while (s.length % 4 !== 0) s += '=';
@@ -136,7 +142,9 @@ function first(md: MetadataLike | undefined, key: string): string | undefined {
 /**
  * Turns whatever a generated client threw (GrpcWebError for unary calls, an Error with
  * `code` and `metadata` for streams, a TypeError from fetch) into an ApiError.
- * `retry-after` wins over RetryInfo, since the gateway sets it on its own refusals.
+ * `retry-after` wins over RetryInfo, since the gateway sets it on its own refusals. A
+ * rate-limit refusal with neither (Envoy's rate limit filter sends only its draft-03
+ * headers) waits for `x-ratelimit-reset`, the seconds until the limit's window ends.
  */
 export function toApiError(err: unknown, now: number = Date.now()): ApiError {
   if (err instanceof ApiError) return err;
@@ -145,6 +153,8 @@ export function toApiError(err: unknown, now: number = Date.now()): ApiError {
   if (typeof e.code !== 'number') return new ApiError(Code.UNKNOWN, message || 'network error');
   const raw = first(e.metadata, 'grpc-status-details-bin');
   const details = raw ? decodeStatusDetails(raw) : undefined;
-  const retryAfter = parseRetryAfter(first(e.metadata, 'retry-after'), now) ?? details?.retryDelaySeconds;
+  const rateLimited = e.code === Code.RESOURCE_EXHAUSTED || first(e.metadata, 'x-envoy-ratelimited') === 'true';
+  const retryAfter =
+    parseRetryAfter(first(e.metadata, 'retry-after'), now) ?? details?.retryDelaySeconds ?? (rateLimited ? parseRateLimitReset(first(e.metadata, 'x-ratelimit-reset')) : undefined);
   return new ApiError(e.code, message || details?.message || '', details?.reason, details?.reasonMetadata ?? {}, details?.fieldViolations ?? [], retryAfter);
 }

@@ -145,25 +145,33 @@ export class GlobalRateLimits {
     });
   }
 
-  /** One check's answer from where it stood in each of its counters. */
+  /**
+   * One check's answer from where it stood in each of its counters: over the limit at the
+   * first descriptor it passed, and the headers of the descriptor with the fewest requests
+   * left (the one over the limit, if any), as Envoy reports them.
+   */
   private outcome(check: PendingCheck): LimitOutcome {
     let tightest: { limit: number; remaining: number; msBeforeNext: number } | undefined;
+    let limited: Limited | undefined;
+    let policies = '';
     for (let i = 0; i < check.descriptors.length; i++) {
       const { counter, position } = check.positions[i];
       const res = counter.res!;
       const limit = counter.limiter.points;
+      policies += `, ${limit};w=${counter.limiter.duration}`;
       // This check's own count: the counter before the batch, plus its place in the batch.
       const consumed = res.consumedPoints - counter.points + position;
+      if (limited) continue;
       if (consumed > limit) {
-        return {
-          limited: { descriptor: check.descriptors[i].key, retryAfterMs: res.msBeforeNext, limit },
-          headers: this.headers(limit, 0, res.msBeforeNext),
-        };
+        limited = { descriptor: check.descriptors[i].key, retryAfterMs: res.msBeforeNext, limit };
+        tightest = { limit, remaining: 0, msBeforeNext: res.msBeforeNext };
+        continue;
       }
       const remaining = limit - consumed;
       if (!tightest || remaining < tightest.remaining) tightest = { limit, remaining, msBeforeNext: res.msBeforeNext };
     }
-    return { headers: this.headers(tightest!.limit, tightest!.remaining, tightest!.msBeforeNext) };
+    const headers = this.headers(tightest!.limit, tightest!.remaining, tightest!.msBeforeNext, policies);
+    return limited ? { limited, headers } : { headers };
   }
 
   /** Stops the timer that ends overdue checks. */
@@ -175,10 +183,14 @@ export class GlobalRateLimits {
     return this.plan.failureModeDeny ? { failedClosed: true } : { failedOpen: true };
   }
 
-  private headers(limit: number, remaining: number, msBeforeNext: number): LimitHeaders | undefined {
+  /**
+   * Envoy's draft-03 headers: x-ratelimit-limit is the tightest limit, then a quota policy
+   * (`limit;w=window seconds`) for each descriptor checked, as in `20, 20;w=1, 500;w=1`.
+   */
+  private headers(limit: number, remaining: number, msBeforeNext: number, policies: string): LimitHeaders | undefined {
     if (!this.plan.xRateLimitHeaders) return undefined;
     return {
-      'x-ratelimit-limit': String(limit),
+      'x-ratelimit-limit': `${limit}${policies}`,
       'x-ratelimit-remaining': String(Math.max(0, remaining)),
       'x-ratelimit-reset': String(Math.ceil(msBeforeNext / 1000)),
     };

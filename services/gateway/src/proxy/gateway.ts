@@ -260,7 +260,8 @@ export function createGateway(deps: GatewayDeps) {
         deps.metrics.limited.inc({ limit: outcome.limited.descriptor });
         const who = outcome.limited.descriptor === 'student' ? 'this account' : outcome.limited.descriptor === 'remote_address' ? 'this network address' : outcome.limited.descriptor;
         const err = new AppError(status.RESOURCE_EXHAUSTED, 'RATE_LIMITED', `too many requests from ${who}; try again in ${Math.max(1, Math.ceil(outcome.limited.retryAfterMs / 1000))} s`, { descriptor: outcome.limited.descriptor, limit: String(outcome.limited.limit) }, [], outcome.limited.retryAfterMs);
-        sendStatus(ds, protocol, contentType, err, { ...(limitHeaders ?? {}) });
+        // x-envoy-ratelimited marks a refusal by the rate limit service, as Envoy's filter marks it.
+        sendStatus(ds, protocol, contentType, err, { ...(limitHeaders ?? {}), 'x-envoy-ratelimited': 'true' });
         return err.code;
       }
     }
