@@ -69,7 +69,13 @@ export async function startGateway(env?: Record<string, string | undefined>, opt
   const metrics = new Metrics('gateway');
   const gatewayMetrics = new GatewayMetrics(metrics, () => upstreams.values());
   const verifier = plan.jwt
-    ? new TokenVerifier({ jwks: readJwks(config.JWT_JWKS_FILE), issuer: plan.jwt.issuer, audience: plan.jwt.audiences[0] ?? config.JWT_AUDIENCE })
+    ? new TokenVerifier({
+        jwks: readJwks(config.JWT_JWKS_FILE),
+        issuer: plan.jwt.issuer,
+        // As Envoy's provider: any of its audiences, and its clock_skew_seconds (60 unless set).
+        audience: plan.jwt.audiences.length > 0 ? plan.jwt.audiences : config.JWT_AUDIENCE,
+        clockToleranceSeconds: plan.jwt.clockSkewSeconds,
+      })
     : undefined;
   const localLimits = new Map<string, LocalTokenBucket>();
   for (const r of plan.routes) if (r.localLimit) localLimits.set(r.name, new LocalTokenBucket(r.localLimit));

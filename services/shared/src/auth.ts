@@ -18,7 +18,10 @@ export interface Principal {
 export interface AuthSettings {
   jwks: JSONWebKeySet;
   issuer: string;
-  audience: string;
+  /** The audience a token must name; with several, any one of them. */
+  audience: string | string[];
+  /** Seconds a token is still accepted past its expiry, and before its not-before (clock skew); 0 unless set. */
+  clockToleranceSeconds?: number;
 }
 
 /** Reads the public key set the services trust. */
@@ -48,13 +51,18 @@ export class TokenVerifier {
   /** The principal of a token verified before and not yet expired, without waiting; undefined otherwise (then use verify). */
   cached(token: string): Principal | undefined {
     const cached = this.cache.get(token);
-    return cached && cached.expiresAt * 1000 > this.now() ? cached : undefined;
+    return cached && this.live(cached) ? cached : undefined;
+  }
+
+  /** Whether a verified token has not yet expired, allowing the clock skew. */
+  private live(p: Principal): boolean {
+    return (p.expiresAt + (this.settings.clockToleranceSeconds ?? 0)) * 1000 > this.now();
   }
 
   async verify(token: string): Promise<Principal> {
     const cached = this.cache.get(token);
     if (cached) {
-      if (cached.expiresAt * 1000 > this.now()) return cached;
+      if (this.live(cached)) return cached;
       this.cache.delete(token);
       throw unauthenticated('TOKEN_EXPIRED', 'the token has expired');
     }
@@ -65,6 +73,7 @@ export class TokenVerifier {
         audience: this.settings.audience,
         algorithms: ['ES256', 'EdDSA', 'RS256'],
         currentDate: new Date(this.now()),
+        clockTolerance: this.settings.clockToleranceSeconds ?? 0,
       }));
     } catch (err) {
       if (err instanceof joseErrors.JWTExpired) throw unauthenticated('TOKEN_EXPIRED', 'the token has expired');
