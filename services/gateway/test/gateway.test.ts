@@ -1,4 +1,7 @@
 import { randomUUID } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { request as httpRequest } from 'node:http';
 import * as http2 from 'node:http2';
 import { createServer, type AddressInfo } from 'node:net';
@@ -255,6 +258,28 @@ describe('rate limits at the gateway', () => {
     // As Envoy's ratelimit filter marks its refusals, with draft-03 quota policies per descriptor.
     expect(limited[0].headers.get('x-envoy-ratelimited')).toBe('true');
     expect(limited[0].headers.get('x-ratelimit-limit')).toMatch(/^20, 20;w=1, \d+;w=1$/);
+  });
+});
+
+describe('rate limits on the web client\'s files', () => {
+  test('staticFiles_countAgainstTheAddressLimit_asEnvoyCountsEveryRequest', async () => {
+    // A gateway whose per-address limit is 3 a second, with counters of its own.
+    const dir = mkdtempSync(join(tmpdir(), 'coursereg-ratelimit-'));
+    const limits = join(dir, 'config.yaml');
+    writeFileSync(limits, readFileSync('envoy/ratelimit/config.yaml', 'utf8').replace('requests_per_unit: 500', 'requests_per_unit: 3'));
+    const gw = await startGateway(gatewayEnvFor(w, w.webDir, { RATELIMIT_CONFIG_FILE: limits, REDIS_KEY_PREFIX: `gw-static-${randomUUID()}:` }));
+    try {
+      const answers = [];
+      for (let i = 0; i < 5; i++) answers.push(await fetch(`http://127.0.0.1:${gw.port}/assets/app.js`));
+      expect(answers.map((r) => r.status)).toEqual([200, 200, 200, 429, 429]);
+      expect(answers[0].headers.get('x-ratelimit-limit')).toBe('3, 3;w=1');
+      expect(answers[2].headers.get('x-ratelimit-remaining')).toBe('0');
+      expect(answers[3].headers.get('x-envoy-ratelimited')).toBe('true');
+      for (const r of answers) await r.arrayBuffer();
+    } finally {
+      await gw.stop();
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 

@@ -173,6 +173,7 @@ test('plan_localRateLimit_refusesNothingUnlessEnabledAndEnforced_andRateLimitSet
   local('student').rate_limited_as_resource_exhausted = false;
   const rateLimit = hcm.http_filters.find((f: { name: string }) => f.name === 'envoy.filters.http.ratelimit').typed_config;
   rateLimit.request_type = 'external';
+  hcm.route_config.virtual_hosts[0].rate_limits.push({ actions: [{ remote_address: {} }, { generic_key: { descriptor_value: 'x' } }] });
   const plan = buildGatewayPlan(envoy, limits);
   const byName = new Map(plan.routes.map((r) => [r.name, r]));
   expect(byName.get('course-reads')!.localLimit).toBeUndefined();
@@ -183,6 +184,7 @@ test('plan_localRateLimit_refusesNothingUnlessEnabledAndEnforced_andRateLimitSet
       expect.stringMatching(/local_ratelimit\.filter_enforced 50% \(partial enforcement/),
       expect.stringMatching(/local_ratelimit\.rate_limited_as_resource_exhausted \(the gateway answers RESOURCE_EXHAUSTED/),
       expect.stringMatching(/request_type external \(the gateway limits every request/),
+      expect.stringMatching(/rate_limits\[2\]\.actions \(2 actions in one descriptor/),
     ]),
   );
 });

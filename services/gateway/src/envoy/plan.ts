@@ -478,7 +478,9 @@ function readRoute(r: Reader, value: unknown, where: string, vhActions: RateLimi
 function readRateLimitActions(r: Reader, value: unknown, where: string): RateLimitAction[][] {
   return r.list(value, where).map((entry, i) => {
     const rl = r.obj(entry, `${where}[${i}]`, ['actions']);
-    return r.list(rl.actions, `${where}[${i}].actions`).map((a, j): RateLimitAction => {
+    const actions = r.list(rl.actions, `${where}[${i}].actions`);
+    if (actions.length !== 1) r.unsupported.push(`${where}[${i}].actions (${actions.length} actions in one descriptor: the gateway counts descriptors of one entry only, and skips this one)`);
+    return actions.map((a, j): RateLimitAction => {
       const aw = `${where}[${i}].actions[${j}]`;
       const act = r.obj(a, aw, ['remote_address', 'metadata', 'generic_key']);
       if (act.remote_address !== undefined) return { kind: 'remote_address' };

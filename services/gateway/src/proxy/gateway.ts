@@ -190,7 +190,8 @@ export function createGateway(deps: GatewayDeps) {
     if (!protocol) {
       const plain = route ? deps.plainClusters.get(route.cluster) : undefined;
       if (plain) {
-        await plain(ds, corsHeadersFor(ds));
+        const extra = await plainRateLimit(ds, route!);
+        if (extra) await plain(ds, extra);
       } else {
         ds.sendHeaders(404, { 'content-type': 'text/plain' });
         ds.write('not found');
@@ -218,6 +219,28 @@ export function createGateway(deps: GatewayDeps) {
         log.info({ method: ds.method, path: ds.path, protocol, route: routeName, grpcStatus: status[code] ?? code, durationMs: Math.round(seconds * 10_000) / 10, remote: ds.remoteAddress, userAgent: ds.headers['user-agent'] }, 'access');
       }
     }
+  }
+
+  /**
+   * Envoy's rate limit filter runs on every request, the web client's files included: their
+   * route has no rate_limits of its own, so the virtual host's apply, and without a token
+   * only the per-address descriptor is made. Returns the headers the answer carries (CORS
+   * and x-ratelimit-*), or undefined when the request was refused here.
+   */
+  async function plainRateLimit(ds: Downstream, route: RoutePlan): Promise<Readonly<Record<string, string>> | undefined> {
+    const cors = corsHeadersFor(ds);
+    if (!deps.globalLimits || route.rateLimitActions.length === 0) return cors;
+    const outcome = await deps.globalLimits.check(route, { remoteAddress: ds.remoteAddress, jwtPayload: undefined });
+    if (outcome.failedOpen) deps.metrics.limited.inc({ limit: 'store_failed_open' });
+    const headers: Record<string, string> = { ...cors, ...(outcome.headers ?? {}) };
+    if (outcome.failedClosed || outcome.limited) {
+      deps.metrics.limited.inc({ limit: outcome.failedClosed ? 'store_failed_closed' : outcome.limited!.descriptor });
+      if (outcome.limited) headers['x-envoy-ratelimited'] = 'true';
+      ds.sendHeaders(outcome.failedClosed ? plan.rateLimit!.statusOnError : 429, { ...headers, 'content-type': 'text/plain; charset=utf-8' });
+      ds.end(undefined, outcome.failedClosed ? 'the rate limit service could not be reached' : 'too many requests from this network address');
+      return undefined;
+    }
+    return headers;
   }
 
   /** Runs the filters and the router for one gRPC call; returns the final gRPC status code. */
