@@ -161,7 +161,8 @@ export interface ClusterPlan {
 export type OutlierCount = 'all-5xx' | 'gateway-failures' | 'nothing';
 
 export interface CorsPlan {
-  origins: Array<{ exact?: string; prefix?: string; regex?: RegExp }>;
+  /** allow_origin_string_match: an origin is allowed when one of these matches it. */
+  origins: Array<(origin: string) => boolean>;
   allowMethods: string;
   allowHeaders: string;
   exposeHeaders: string;
@@ -347,44 +348,56 @@ export function buildGatewayPlan(envoyDoc: unknown, rateLimitDoc: unknown): Gate
   };
 }
 
+/** A safe_regex (RE2Matcher) as a RegExp on the whole value, as RE2 matches; the patterns used here are also valid JavaScript. */
+function readSafeRegex(r: Reader, value: unknown, where: string): RegExp {
+  return new RegExp(`^(?:${String(r.obj(value, where, ['regex']).regex)})$`);
+}
+
 /**
- * A route's HeaderMatcher: string_match (exact, prefix, suffix, contains or safe_regex, with
- * ignore_case), present_match, and invert_match. Other kinds are refused at start, since a
- * route matched differently from Envoy would send calls elsewhere.
+ * A type.matcher.v3.StringMatcher as a test on a value: exact, prefix, suffix, contains or
+ * safe_regex, with ignore_case. Used for route header matchers and CORS origins alike.
+ */
+function readStringMatcher(r: Reader, value: unknown, where: string): (v: string) => boolean {
+  const sm = r.obj(value, where, ['exact', 'prefix', 'suffix', 'contains', 'safe_regex', 'ignore_case']);
+  if (sm.safe_regex !== undefined) {
+    const re = readSafeRegex(r, sm.safe_regex, `${where}.safe_regex`);
+    return (v) => re.test(v);
+  }
+  const fold = sm.ignore_case === true ? (v: string) => v.toLowerCase() : (v: string) => v;
+  if (typeof sm.exact === 'string') {
+    const x = fold(sm.exact);
+    return (v) => fold(v) === x;
+  }
+  if (typeof sm.prefix === 'string') {
+    const x = fold(sm.prefix);
+    return (v) => fold(v).startsWith(x);
+  }
+  if (typeof sm.suffix === 'string') {
+    const x = fold(sm.suffix);
+    return (v) => fold(v).endsWith(x);
+  }
+  if (typeof sm.contains === 'string') {
+    const x = fold(sm.contains);
+    return (v) => fold(v).includes(x);
+  }
+  throw new Error(`${where}: the gateway matches exact, prefix, suffix, contains or safe_regex`);
+}
+
+/**
+ * A route's HeaderMatcher: string_match, present_match, and invert_match. Other kinds are
+ * refused at start, since a route matched differently from Envoy would send calls elsewhere.
  */
 function readHeaderMatch(r: Reader, value: unknown, where: string): HeaderMatch {
   const h = r.obj(value, where, ['name', 'string_match', 'present_match', 'invert_match', 'treat_missing_header_as_empty']);
   const name = String(h.name).toLowerCase();
   const invert = h.invert_match === true;
-  const missingAsEmpty = h.treat_missing_header_as_empty === true;
-  let test: (value: string) => boolean;
   if (h.present_match !== undefined) {
     const want = h.present_match === true;
     return { name, test: (v) => (v !== undefined) === want !== invert };
-  } else if (h.string_match !== undefined) {
-    const sm = r.obj(h.string_match, `${where}.string_match`, ['exact', 'prefix', 'suffix', 'contains', 'safe_regex', 'ignore_case']);
-    const fold = sm.ignore_case === true ? (v: string) => v.toLowerCase() : (v: string) => v;
-    if (sm.safe_regex !== undefined) {
-      const re = new RegExp(`^(?:${String(r.obj(sm.safe_regex, `${where}.string_match.safe_regex`, ['regex']).regex)})$`);
-      test = (v) => re.test(v);
-    } else if (typeof sm.exact === 'string') {
-      const x = fold(sm.exact);
-      test = (v) => fold(v) === x;
-    } else if (typeof sm.prefix === 'string') {
-      const x = fold(sm.prefix);
-      test = (v) => fold(v).startsWith(x);
-    } else if (typeof sm.suffix === 'string') {
-      const x = fold(sm.suffix);
-      test = (v) => fold(v).endsWith(x);
-    } else if (typeof sm.contains === 'string') {
-      const x = fold(sm.contains);
-      test = (v) => fold(v).includes(x);
-    } else {
-      throw new Error(`${where}.string_match: the gateway matches exact, prefix, suffix, contains or safe_regex`);
-    }
-  } else {
-    throw new Error(`${where}: the gateway matches headers by string_match or present_match only`);
   }
+  if (h.string_match === undefined) throw new Error(`${where}: the gateway matches headers by string_match or present_match only`);
+  const test = readStringMatcher(r, h.string_match, `${where}.string_match`);
+  const missingAsEmpty = h.treat_missing_header_as_empty === true;
   // An absent header matches nothing, inverted or not, unless it is to be taken as empty (Envoy's rule).
   return {
     name,
@@ -413,11 +426,8 @@ function readRoute(r: Reader, value: unknown, where: string, vhActions: RateLimi
   if (match.headers !== undefined) plan.headers = r.list(match.headers, `${where}.match.headers`).map((h, i) => readHeaderMatch(r, h, `${where}.match.headers[${i}]`));
   if (typeof match.prefix === 'string') plan.prefix = match.prefix;
   else if (typeof match.path === 'string') plan.path = match.path;
-  else if (match.safe_regex !== undefined) {
-    const re = r.obj(match.safe_regex, `${where}.match.safe_regex`, ['regex']);
-    // Envoy's RE2 matches the whole path; the patterns used here are also valid JavaScript.
-    plan.regex = new RegExp(`^(?:${String(re.regex)})$`);
-  } else throw new Error(`${where}.match: needs prefix, path or safe_regex`);
+  else if (match.safe_regex !== undefined) plan.regex = readSafeRegex(r, match.safe_regex, `${where}.match.safe_regex`);
+  else throw new Error(`${where}.match: needs prefix, path or safe_regex`);
   if (action.idle_timeout !== undefined) plan.idleTimeoutMs = durationMs(action.idle_timeout, `${where}.route.idle_timeout`);
   if (action.max_stream_duration !== undefined) {
     const msd = r.obj(action.max_stream_duration, `${where}.route.max_stream_duration`, ['grpc_timeout_header_max']);
@@ -626,11 +636,7 @@ function readUpstreamProtocol(r: Reader, value: unknown, where: string): { http2
 
 function readCors(r: Reader, value: unknown, where: string): CorsPlan {
   const c = r.obj(value, where, ['allow_origin_string_match', 'allow_methods', 'allow_headers', 'expose_headers', 'max_age']);
-  const origins = r.list(c.allow_origin_string_match, `${where}.allow_origin_string_match`).map((m, i) => {
-    const o = r.obj(m, `${where}.allow_origin_string_match[${i}]`, ['exact', 'prefix', 'safe_regex']);
-    if (o.safe_regex !== undefined) return { regex: new RegExp(`^(?:${String((o.safe_regex as Obj).regex)})$`) };
-    return typeof o.exact === 'string' ? { exact: o.exact } : { prefix: String(o.prefix) };
-  });
+  const origins = r.list(c.allow_origin_string_match, `${where}.allow_origin_string_match`).map((m, i) => readStringMatcher(r, m, `${where}.allow_origin_string_match[${i}]`));
   return {
     origins,
     allowMethods: String(c.allow_methods ?? 'GET, POST, OPTIONS'),

@@ -81,7 +81,7 @@ function encodeGrpcMessage(message: string): string {
 
 function originAllowed(cors: CorsPlan | undefined, origin: string | undefined): boolean {
   if (!cors || !origin) return false;
-  return cors.origins.some((o) => (o.exact !== undefined ? o.exact === origin : o.prefix !== undefined ? origin.startsWith(o.prefix) : o.regex!.test(origin)));
+  return cors.origins.some((matches) => matches(origin));
 }
 
 /**
