@@ -579,7 +579,8 @@ function readCluster(r: Reader, value: unknown, where: string): ClusterPlan {
     };
     // Envoy ejects at most this share of the hosts (10% where the file is silent, and always at
     // least one); the gateway ejects any host that fails, so only 100 means the same.
-    if (num(od.max_ejection_percent, 10) < 100) r.unsupported.push(`${ow}.max_ejection_percent ${num(od.max_ejection_percent, 10)}${od.max_ejection_percent === undefined ? " (Envoy's default)" : ''} (the gateway may eject every host: 100)`);
+    const maxEjection = num(od.max_ejection_percent, 10);
+    if (maxEjection < 100) r.unsupported.push(`${ow}.max_ejection_percent ${maxEjection}${od.max_ejection_percent === undefined ? " (Envoy's default)" : ''} (the gateway may eject every host: 100)`);
     const all5xx = enforcing('enforcing_consecutive_5xx', 100);
     const gateway = enforcing('enforcing_consecutive_gateway_failure', 0);
     const c5xx = num(od.consecutive_5xx, 5);
