@@ -162,9 +162,10 @@ function noRelease(): void {}
  * Mapping from envoy.yaml: the enforced consecutive_5xx or consecutive_gateway_failure → how
  * many counted failures in a row open it; which of the two is enforced → which failures
  * count (see OutlierCount; the others count as successes and start the count again);
- * base_ejection_time → how long it stays open before a trial call; failed health checks (unhealthy_threshold in a row) open it at once and
- * passing ones (healthy_threshold) close it again. Without outlier_detection no call
- * ejects the host, as in Envoy; health checks still do.
+ * base_ejection_time → how long it stays open before a trial call; failed health checks
+ * (unhealthy_threshold in a row) open it at once and passing ones (healthy_threshold) close
+ * it again. Without outlier_detection no call ejects the host, as in Envoy; health checks
+ * still do.
  */
 export class Upstream {
   readonly breaker: CircuitBreaker<[UpstreamRequest], UpstreamResponse>;
@@ -225,7 +226,6 @@ export class Upstream {
       // Opossum's own rule (a share of the calls in its window) never opens it: failures in a
       // row do, as Envoy counts them (below), and health checks. A failed trial call of a
       // half-open breaker still opens it again, as opossum does whatever the threshold.
-      errorThresholdPercentage: 50,
       volumeThreshold: Number.MAX_SAFE_INTEGER,
       rollingCountTimeout: outlier?.intervalMs ?? 10_000,
       rollingCountBuckets: 10,
@@ -586,7 +586,7 @@ export class Upstream {
           return;
         }
         // Another error the enforced outlier detection counts: relayed, but counted.
-        if (grpcStatus !== '0' && this.ejectOn !== 'nothing' && this.counts5xx(http5xxForGrpcStatus(Number(grpcStatus)))) {
+        if (this.counts5xx(http5xxForGrpcStatus(Number(grpcStatus)))) {
           reject(new CountedAnswer(response));
           return;
         }
@@ -630,8 +630,8 @@ interface Waiter {
  * One cluster of envoy.yaml: its hosts (one Upstream each), the lb_policy that
  * picks a host per call, and the thresholds Envoy applies to the whole cluster:
  * max_retries here, max_requests, max_pending_requests and max_connections in the
- * {@link ClusterResources} its hosts share. A host whose breaker is open (ejected, in Envoy's
- * words) is not picked; a retry picks again, so it usually lands on another
+ * {@link ClusterResources} its hosts share. A host that is out (ejected, in Envoy's words,
+ * or failing its health checks) is not picked; a retry picks again, so it usually lands on another
  * host. When fewer hosts than the cluster's healthy_panic_threshold are in, the cluster
  * is in panic, as Envoy's load balancer is: calls go to every host, ejected or not.
  * Otherwise, when every host refuses, calls fail fast with UPSTREAM_CIRCUIT_OPEN
@@ -764,8 +764,8 @@ export class Cluster {
   }
 
   /**
-   * Whether fewer of the hosts than healthy_panic_threshold percent are in (breaker not
-   * open), so that, as in Envoy's load balancer, calls go to every host. Never at 0.
+   * Whether fewer of the hosts than healthy_panic_threshold percent are in (not
+   * {@link Upstream.out}), so that, as in Envoy's load balancer, calls go to every host. Never at 0.
    */
   private inPanic(): boolean {
     const threshold = this.plan.panicThresholdPercent;
@@ -776,9 +776,8 @@ export class Cluster {
   }
 
   /**
-   * The first host to try, by lb_policy, among hosts whose breaker is not open (any
-   * host in panic) and that are not in `avoid`; failing that, among those not open;
-   * failing that, any.
+   * The first host to try, by lb_policy, among hosts that are in (any host in panic) and
+   * not in `avoid`; failing that, among those in; failing that, any.
    */
   private pick(avoid: readonly number[] | undefined, panic: boolean): number {
     const n = this.hosts.length;
