@@ -4,7 +4,7 @@ import type { Principal, TokenVerifier } from '../../../shared/src/auth';
 import { AppError, encodeStatusDetails, resourceExhausted, unauthenticated, unavailable } from '../../../shared/src/errors';
 import type { Logger } from '../../../shared/src/logger';
 import type { CorsPlan, GatewayPlan, RoutePlan } from '../envoy/plan';
-import type { GlobalRateLimits, LimitHeaders, LocalTokenBucket } from '../limits/rate-limits';
+import type { GlobalRateLimits, LimitHeaders, LimitOutcome, LocalTokenBucket } from '../limits/rate-limits';
 import { BodyTooLarge, type Downstream } from './downstream';
 import { Base64Chunker, decodeTextBody, formatGrpcTimeout, grpcStatusForHttp, parseGrpcTimeout, protocolOf, responseContentType, trailerFrame, type Protocol } from './grpc-web';
 import { cancelAttempt, UpstreamCancelled, UpstreamFailure, UpstreamRefused, UpstreamTimeout, type Cluster, type UpstreamRequest, type UpstreamResponse } from './upstream';
@@ -231,16 +231,22 @@ export function createGateway(deps: GatewayDeps) {
     const cors = corsHeadersFor(ds);
     if (!deps.globalLimits || route.rateLimitActions.length === 0) return cors;
     const outcome = await deps.globalLimits.check(route, { remoteAddress: ds.remoteAddress, jwtPayload: undefined });
-    if (outcome.failedOpen) deps.metrics.limited.inc({ limit: 'store_failed_open' });
+    countLimitOutcome(outcome);
     const headers: Record<string, string> = { ...cors, ...(outcome.headers ?? {}) };
     if (outcome.failedClosed || outcome.limited) {
-      deps.metrics.limited.inc({ limit: outcome.failedClosed ? 'store_failed_closed' : outcome.limited!.descriptor });
       if (outcome.limited) headers['x-envoy-ratelimited'] = 'true';
       ds.sendHeaders(outcome.failedClosed ? plan.rateLimit!.statusOnError : 429, { ...headers, 'content-type': 'text/plain; charset=utf-8' });
       ds.end(undefined, outcome.failedClosed ? 'the rate limit service could not be reached' : 'too many requests from this network address');
       return undefined;
     }
     return headers;
+  }
+
+  /** Counts a global limit check that refused the request, or that failed open or closed. */
+  function countLimitOutcome(outcome: LimitOutcome): void {
+    if (outcome.failedOpen) deps.metrics.limited.inc({ limit: 'store_failed_open' });
+    else if (outcome.failedClosed) deps.metrics.limited.inc({ limit: 'store_failed_closed' });
+    else if (outcome.limited) deps.metrics.limited.inc({ limit: outcome.limited.descriptor });
   }
 
   /** Runs the filters and the router for one gRPC call; returns the final gRPC status code. */
@@ -272,15 +278,13 @@ export function createGateway(deps: GatewayDeps) {
         remoteAddress: ds.remoteAddress,
         jwtPayload: principal ? { sub: principal.subject, role: principal.role } : undefined,
       });
-      if (outcome.failedOpen) deps.metrics.limited.inc({ limit: 'store_failed_open' });
+      countLimitOutcome(outcome);
       if (outcome.failedClosed) {
         // failure_mode_deny: Envoy answers status_on_error (500 unless the file says otherwise).
-        deps.metrics.limited.inc({ limit: 'store_failed_closed' });
         throw new AppError(grpcStatusForHttp(plan.rateLimit!.statusOnError), 'RATE_LIMIT_SERVICE_ERROR', 'the rate limit service could not be reached; try again shortly', {}, [], 1000);
       }
       limitHeaders = outcome.headers;
       if (outcome.limited) {
-        deps.metrics.limited.inc({ limit: outcome.limited.descriptor });
         const who = outcome.limited.descriptor === 'student' ? 'this account' : outcome.limited.descriptor === 'remote_address' ? 'this network address' : outcome.limited.descriptor;
         const err = new AppError(status.RESOURCE_EXHAUSTED, 'RATE_LIMITED', `too many requests from ${who}; try again in ${Math.max(1, Math.ceil(outcome.limited.retryAfterMs / 1000))} s`, { descriptor: outcome.limited.descriptor, limit: String(outcome.limited.limit) }, [], outcome.limited.retryAfterMs);
         // x-envoy-ratelimited marks a refusal by the rate limit service, as Envoy's filter marks it.
