@@ -67,16 +67,18 @@ interface WebAnswer {
   reason?: string;
 }
 
-/** One gRPC-web call over HTTP/2 (a StudentService method, or a full path); `onFirstData` fires when the first body bytes arrive. */
-function webCall(session: http2.ClientHttp2Session, method: string, onFirstData?: () => void): Promise<WebAnswer> {
-  return new Promise((resolve) => {
+/** One gRPC-web call over HTTP/2 (a StudentService method, or a full path); its `firstData` settles when the first body bytes arrive. */
+function webCall(session: http2.ClientHttp2Session, method: string): Promise<WebAnswer> & { firstData: Promise<void> } {
+  let onFirstData!: () => void;
+  const firstData = new Promise<void>((resolve) => (onFirstData = resolve));
+  const answer = new Promise<WebAnswer>((resolve) => {
     const req = session.request({ ':method': 'POST', ':path': method.startsWith('/') ? method : `${STUDENT}/${method}`, 'content-type': 'application/grpc-web+proto', 'x-grpc-web': '1', authorization: `Bearer ${token}` });
     req.on('error', () => undefined);
     let headers: http2.IncomingHttpHeaders = {};
     const chunks: Buffer[] = [];
     req.on('response', (h) => (headers = h));
     req.on('data', (c: Buffer) => {
-      if (chunks.push(c) === 1) onFirstData?.();
+      if (chunks.push(c) === 1) onFirstData();
     });
     req.on('close', () => {
       const answer: WebAnswer = { httpStatus: Number(headers[':status'] ?? 0) };
@@ -101,6 +103,7 @@ function webCall(session: http2.ClientHttp2Session, method: string, onFirstData?
     });
     req.end(EMPTY_MESSAGE);
   });
+  return Object.assign(answer, { firstData });
 }
 
 function connect(port: number): Promise<http2.ClientHttp2Session> {
@@ -149,10 +152,8 @@ test('stop_unaryAnswerPartlySent_finishesOk_ratherThanBeingEndedLikeAStream', as
   const session = await connect(gw.port);
   session.on('error', () => undefined);
   try {
-    let started!: () => void;
-    const firstBytes = new Promise<void>((resolve) => (started = resolve));
-    const answer = webCall(session, 'GetAcademicRecord', () => started());
-    await firstBytes;
+    const answer = webCall(session, 'GetAcademicRecord');
+    await answer.firstData;
     const stopping = gw.stop();
     // A unary call ends by itself (its route has a timeout): the drain waits for it.
     expect(await answer).toMatchObject({ httpStatus: 200, grpcStatus: '0' });
@@ -167,11 +168,9 @@ test('stop_streamInProgressAndUnansweredCall_endWithUnavailable_streamAtOnce_cal
   const session = await connect(gw.port);
   session.on('error', () => undefined);
   try {
-    let streaming!: () => void;
-    const firstMessage = new Promise<void>((resolve) => (streaming = resolve));
-    const stream = webCall(session, WATCH_STUDENT, () => streaming());
+    const stream = webCall(session, WATCH_STUDENT);
     const unanswered = webCall(session, 'GetHolds');
-    await firstMessage;
+    await stream.firstData;
     await new Promise((r) => setTimeout(r, 100));
 
     const stopping = gw.stop();
