@@ -132,6 +132,18 @@ describe('a caller that goes away before the service answers', () => {
   });
 });
 
+describe('grpc-accept-encoding', () => {
+  test('grpcAcceptEncoding_notNamedByAWebCaller_reachesTheServiceAsIdentity', async () => {
+    await webCall('WatchStudent', 'stream-accept-none', {}, 100);
+    expect(seen.get('stream-accept-none')!.headers['grpc-accept-encoding']).toBe('identity');
+  });
+
+  test('grpcAcceptEncoding_namedByAWebCaller_reachesTheServiceUnchanged', async () => {
+    await webCall('WatchStudent', 'stream-accept-gzip', { 'grpc-accept-encoding': 'identity,gzip' }, 100);
+    expect(seen.get('stream-accept-gzip')!.headers['grpc-accept-encoding']).toBe('identity,gzip');
+  });
+});
+
 describe('grpc-timeout', () => {
   test('grpcTimeout_passesBeforeTheServiceAnswers_isDeadlineExceeded', async () => {
     // Register's route has no retries; the stand-in never answers.

@@ -324,6 +324,9 @@ export function createGateway(deps: GatewayDeps) {
     }
     headers['content-type'] = protocol === 'grpc' ? contentType : 'application/grpc+proto';
     headers.te = 'trailers';
+    // As Envoy's grpc_web filter: a browser cannot undo a compression it did not ask for, so
+    // a gRPC-web call that names no encodings accepts identity only.
+    if (protocol !== 'grpc' && headers['grpc-accept-encoding'] === undefined) headers['grpc-accept-encoding'] = 'identity';
     headers['x-forwarded-for'] = ds.headers['x-forwarded-for'] ? `${ds.headers['x-forwarded-for']}, ${ds.remoteAddress}` : ds.remoteAddress;
     if (ds.headers['user-agent']) headers['user-agent'] = `${ds.headers['user-agent']} coursereg-gateway`;
 
