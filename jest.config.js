@@ -1,8 +1,8 @@
 /** @type {import('jest').Config} */
 module.exports = {
   testEnvironment: 'node',
-  roots: ['<rootDir>/services', '<rootDir>/web/e2e'],
-  testMatch: ['**/services/*/test/**/*.test.ts', '**/web/e2e/**/*.test.ts'],
+  roots: ['<rootDir>/services', '<rootDir>/web/e2e', '<rootDir>/bench'],
+  testMatch: ['**/services/*/test/**/*.test.ts', '**/web/e2e/**/*.test.ts', '**/bench/test/**/*.test.ts'],
   transform: {
     '^.+\\.ts$': ['ts-jest', { isolatedModules: true, tsconfig: 'tsconfig.json' }],
   },
