@@ -7,7 +7,7 @@ import type { CorsPlan, GatewayPlan, RoutePlan } from '../envoy/plan';
 import type { GlobalRateLimits, LimitHeaders, LimitOutcome, LocalTokenBucket } from '../limits/rate-limits';
 import { BodyTooLarge, type Downstream } from './downstream';
 import { Base64Chunker, decodeTextBody, formatGrpcTimeout, grpcStatusForHttp, parseGrpcTimeout, protocolOf, responseContentType, trailerFrame, type Protocol } from './grpc-web';
-import { cancelAttempt, UpstreamCancelled, UpstreamFailure, UpstreamRefused, UpstreamTimeout, type Cluster, type UpstreamRequest, type UpstreamResponse } from './upstream';
+import { cancelAttempt, isGatewayError, UpstreamCancelled, UpstreamFailure, UpstreamRefused, UpstreamTimeout, type Cluster, type UpstreamRequest, type UpstreamResponse } from './upstream';
 import type { GatewayMetrics } from './metrics';
 
 /** Handles requests the gRPC routes do not: static files, development sign-in. */
@@ -472,7 +472,7 @@ function retriable(retryOn: ReadonlySet<string> | undefined, failure: UpstreamFa
       return retryOn.has('unavailable');
     case 'http-5xx': {
       const code = Number(failure.response?.headers[':status']);
-      return retryOn.has('5xx') || (retryOn.has('gateway-error') && code >= 502 && code <= 504);
+      return retryOn.has('5xx') || (retryOn.has('gateway-error') && isGatewayError(code));
     }
     case 'timeout':
       // Envoy retries a per-try timeout (not hedged) under 5xx or gateway-error only.

@@ -99,6 +99,11 @@ export class CountedAnswer extends Error {
   }
 }
 
+/** Envoy's gateway errors (Http::CodeUtility::isGatewayError): 502, 503 and 504. */
+export function isGatewayError(http: number): boolean {
+  return http >= 502 && http <= 504;
+}
+
 /** Envoy's HTTP status for a gRPC status (Grpc::Utility::grpcToHttpStatus), where it is a 5xx: UNKNOWN, DEADLINE_EXCEEDED, UNIMPLEMENTED, INTERNAL, UNAVAILABLE, DATA_LOSS, and any status past UNAUTHENTICATED. */
 function http5xxForGrpcStatus(code: number): number | undefined {
   switch (code) {
@@ -282,7 +287,7 @@ export class Upstream {
   /** Whether an answer with this HTTP status (or its grpc-status's 5xx) counts towards ejection. */
   private counts5xx(http: number | undefined): boolean {
     if (http === undefined || http < 500) return false;
-    return this.ejectOn === 'all-5xx' || (this.ejectOn === 'gateway-failures' && http >= 502 && http <= 504);
+    return this.ejectOn === 'all-5xx' || (this.ejectOn === 'gateway-failures' && isGatewayError(http));
   }
 
   /**
