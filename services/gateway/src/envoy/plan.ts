@@ -474,7 +474,7 @@ function readRoute(r: Reader, value: unknown, where: string, vhActions: RateLimi
     };
     const enabled = share('filter_enabled') > 0;
     const enforced = share('filter_enforced') > 0;
-    if (local.rate_limited_as_resource_exhausted !== true) r.unsupported.push(`${lw}.rate_limited_as_resource_exhausted (the gateway answers RESOURCE_EXHAUSTED, where Envoy's gRPC answer would be UNAVAILABLE)`);
+    requireResourceExhausted(r, local, lw);
     if (!enabled || !enforced) continue;
     plan.localLimit = {
       maxTokens: num(bucket.max_tokens, 0),
@@ -483,6 +483,15 @@ function readRoute(r: Reader, value: unknown, where: string, vhActions: RateLimi
     };
   }
   return plan;
+}
+
+/**
+ * Both rate limit filters' rate_limited_as_resource_exhausted: the gateway always refuses with
+ * RESOURCE_EXHAUSTED, so a filter that leaves it unset (Envoy's gRPC answer is then
+ * UNAVAILABLE) is named as not implemented.
+ */
+function requireResourceExhausted(r: Reader, filter: Obj, where: string): void {
+  if (filter.rate_limited_as_resource_exhausted !== true) r.unsupported.push(`${where}.rate_limited_as_resource_exhausted (the gateway answers RESOURCE_EXHAUSTED, where Envoy's gRPC answer would be UNAVAILABLE)`);
 }
 
 function readRateLimitActions(r: Reader, value: unknown, where: string): RateLimitAction[][] {
@@ -683,7 +692,7 @@ function readRateLimit(r: Reader, value: Obj | undefined, limitsDoc: unknown, wh
   const cfg = r.obj(value, where, ['domain', 'request_type', 'timeout', 'failure_mode_deny', 'status_on_error', 'enable_x_ratelimit_headers', 'rate_limited_as_resource_exhausted', 'rate_limit_service']);
   const domain = String(cfg.domain);
   if (cfg.request_type !== undefined && cfg.request_type !== 'both') r.unsupported.push(`${where}.request_type ${String(cfg.request_type)} (the gateway limits every request, as Envoy's default, both, does)`);
-  if (cfg.rate_limited_as_resource_exhausted !== true) r.unsupported.push(`${where}.rate_limited_as_resource_exhausted (the gateway answers RESOURCE_EXHAUSTED, where Envoy's gRPC answer would be UNAVAILABLE)`);
+  requireResourceExhausted(r, cfg, where);
   const doc = r.obj(limitsDoc, 'ratelimit', ['domain', 'descriptors']);
   if (doc.domain !== domain) throw new Error(`ratelimit config domain ${String(doc.domain)} does not match envoy.yaml's ${domain}`);
   const limits = new Map<string, { unit: string; requestsPerUnit: number; durationSeconds: number }>();
