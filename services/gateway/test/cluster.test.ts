@@ -242,6 +242,31 @@ describe('outlier detection', () => {
     expect(await outcomes(c, 6)).toEqual([...Array(5).fill('unavailable'), 'UPSTREAM_CIRCUIT_OPEN']);
   });
 
+  test('theCallersOwnDeadlinePassing_neverEjects_butPerTryTimeoutsDo', async () => {
+    // As in Envoy, whose connection manager ends a stream at its max duration (the caller's
+    // grpc-timeout) without a word to outlier detection, while its router reports a per-try
+    // timeout against the host.
+    hosts[0].hold = true;
+    const c = cluster('ROUND_ROBIN', [hosts[0].address], undefined, { outlier: outlier('gateway-failures') });
+    const timedOut = async (timeoutIsCallers: boolean): Promise<string> => {
+      const err = (await c.send({ ...request(), headersTimeoutMs: 40, waitMs: 40, deadlineIsCallers: timeoutIsCallers, timeoutIsCallers }).catch((e: unknown) => e)) as Error;
+      return err instanceof UpstreamRefused ? err.reason : err.constructor.name;
+    };
+    const callers: string[] = [];
+    for (let i = 0; i < 8; i++) callers.push(await timedOut(true));
+    expect(callers).toEqual(Array(8).fill('UpstreamDeadlinePassed'));
+    expect(c.hosts[0].state).toBe('closed');
+    // Nor do they break a run of counted failures: four per-try timeouts, then the caller's
+    // deadline, then one more per-try timeout make five in a row.
+    const mixed: string[] = [];
+    for (let i = 0; i < 4; i++) mixed.push(await timedOut(false));
+    mixed.push(await timedOut(true));
+    mixed.push(await timedOut(false));
+    mixed.push(await timedOut(false));
+    expect(mixed).toEqual([...Array(4).fill('UpstreamTimeout'), 'UpstreamDeadlinePassed', 'UpstreamTimeout', 'UPSTREAM_CIRCUIT_OPEN']);
+    hosts[0].hold = false;
+  });
+
   test('withoutOutlierDetection_noFailedCallEjectsTheHost', async () => {
     grpcStatus = '14';
     const c = cluster('ROUND_ROBIN', [failing.address]);

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { parse } from 'yaml';
-import { buildGatewayPlan, readGatewayPlan } from '../src/envoy/plan';
+import { buildGatewayPlan, readGatewayPlan, streamDurationMs } from '../src/envoy/plan';
 import { matchRoute } from '../src/proxy/gateway';
 
 const ENVOY = 'envoy/envoy.yaml';
@@ -18,8 +18,14 @@ test('plan_fromRealEnvoyYaml_takesRoutesClustersLimitsAndCors', () => {
     'envoy.filters.http.router',
   ]);
   const byName = new Map(plan.routes.map((r) => [r.name, r]));
+  // Routes with max_stream_duration have no router timeout (Envoy ignores `timeout` there):
+  // the stream's limit is the caller's grpc-timeout, capped, or max_stream_duration.
   expect(byName.get('registration-streams')!.timeoutMs).toBe(0);
-  expect(byName.get('registration-streams')!.grpcTimeoutHeaderMaxMs).toBe(0);
+  expect(byName.get('registration-streams')!.streamDuration).toEqual({ grpcTimeoutHeaderMaxMs: 0 });
+  expect(byName.get('course-reads')!.timeoutMs).toBe(0);
+  expect(byName.get('course-reads')!.streamDuration).toEqual({ maxMs: 10_000, grpcTimeoutHeaderMaxMs: 10_000 });
+  expect(byName.get('web')!.timeoutMs).toBe(15_000);
+  expect(byName.get('web')!.streamDuration).toBeUndefined();
   expect(byName.get('course-reads')!.retry!.retryOn).toEqual(new Set(['unavailable', 'gateway-error']));
   expect(byName.get('course-reads')!.retry!.otherHost).toBe(true);
   expect(byName.get('registration')!.retry).toBeUndefined();
@@ -291,4 +297,40 @@ test('plan_rateLimitStatusOnError_byNameOrNumber_defaultsTo500_andNamesAStatusOu
   expect(statusOnError('ServiceUnavailable')).toEqual({ status: 503, unsupported: [] });
   expect(statusOnError(429)).toEqual({ status: 429, unsupported: [] });
   expect(statusOnError('OK')).toEqual({ status: 500, unsupported: [expect.stringContaining('status_on_error.code OK')] });
+});
+
+test('streamDuration_followsEnvoysConnectionManager', () => {
+  const d = { maxMs: 10_000, grpcTimeoutHeaderMaxMs: 5_000 };
+  // No grpc-timeout: max_stream_duration, or no limit without one.
+  expect(streamDurationMs(d, undefined)).toBe(10_000);
+  expect(streamDurationMs({ grpcTimeoutHeaderMaxMs: 5_000 }, undefined)).toBeUndefined();
+  expect(streamDurationMs(undefined, 300)).toBeUndefined();
+  // The caller's grpc-timeout, capped at grpc_timeout_header_max; 0 asks for no limit and gets the cap.
+  expect(streamDurationMs(d, 300)).toBe(300);
+  expect(streamDurationMs(d, 60_000)).toBe(5_000);
+  expect(streamDurationMs(d, 0)).toBe(5_000);
+  // A cap of 0 is no cap; then a grpc-timeout of 0 means no limit at all.
+  expect(streamDurationMs({ grpcTimeoutHeaderMaxMs: 0 }, 60_000)).toBe(60_000);
+  expect(streamDurationMs({ grpcTimeoutHeaderMaxMs: 0 }, 0)).toBeUndefined();
+  // Without grpc_timeout_header_max the header is not used at all.
+  expect(streamDurationMs({ maxMs: 10_000 }, 300)).toBe(10_000);
+  // grpc_timeout_header_offset comes off the header's value; an offset past it leaves no time.
+  expect(streamDurationMs({ ...d, grpcTimeoutHeaderOffsetMs: 50 }, 300)).toBe(250);
+  expect(streamDurationMs({ ...d, grpcTimeoutHeaderOffsetMs: 50 }, 40)).toBe(0);
+});
+
+test('routeTimeout_isIgnoredWhereMaxStreamDurationIsSet_asEnvoysRouterIgnoresIt', () => {
+  const { envoy, limits } = load();
+  const routes = envoy.static_resources.listeners[0].filter_chains[0].filters[0].typed_config.route_config.virtual_hosts[0].routes;
+  const reads = routes.find((r: { name: string }) => r.name === 'course-reads');
+  reads.route.timeout = '2s';
+  reads.route.max_stream_duration = { grpc_timeout_header_max: '4s', grpc_timeout_header_offset: '0.1s' };
+  delete routes.find((r: { name: string }) => r.name === 'course').route.max_stream_duration;
+  const plan = buildGatewayPlan(envoy, limits);
+  const byName = new Map(plan.routes.map((r) => [r.name, r]));
+  expect(byName.get('course-reads')).toMatchObject({ timeoutMs: 0, streamDuration: { grpcTimeoutHeaderMaxMs: 4_000, grpcTimeoutHeaderOffsetMs: 100 } });
+  // Without max_stream_duration, the router's timeout: 15 s when the route names none.
+  expect(byName.get('course')!.timeoutMs).toBe(15_000);
+  expect(byName.get('course')!.streamDuration).toBeUndefined();
+  expect(plan.unsupported).toEqual(['admin (the gateway serves metrics on its own port instead)']);
 });

@@ -170,6 +170,58 @@ test('aDeadlinePassingWhileTheCallWaitsForAStream_isDeadlineExceeded_andTheCallI
     first.close(http2.constants.NGHTTP2_CANCEL);
   }));
 
+test('aCallersShortDeadline_endsTheCallWithDeadlineExceeded_butNeverEjectsTheHost', async () => {
+  // envoy.yaml ejects a registration host after 5 gateway failures in a row, with no panic
+  // routing: were the caller's own deadline counted, these calls would shut out everyone.
+  const gw = await gateway();
+  const session = await connect(gw.port);
+  session.on('error', () => undefined);
+  try {
+    const registration = gw.upstreams.get('registration')!;
+    for (let i = 0; i < 7; i++) {
+      const req = session.request({ ':method': 'POST', ':path': `${REGISTRATION}/Register`, 'content-type': 'application/grpc', te: 'trailers', 'grpc-timeout': '60m', authorization: `Bearer ${token}` });
+      req.on('error', () => undefined);
+      req.end(EMPTY_MESSAGE);
+      const headers = await new Promise<http2.IncomingHttpHeaders>((resolve) => req.on('response', resolve));
+      expect(headers['grpc-status']).toBe('4');
+      req.close();
+    }
+    // Each call reached the service and was cancelled there when its deadline passed.
+    await waitFor(() => openTo('Register') === 0, 'the timed-out calls are cancelled upstream');
+    expect(registration.hosts[0].state).toBe('closed');
+  } finally {
+    session.destroy();
+    await gw.stop();
+  }
+});
+
+test('maxStreamDuration_boundsACallWithoutGrpcTimeout_andIsNotCountedAgainstTheHost', async () => {
+  const config = changedEnvoyConfig((yaml) => {
+    const doc = parse(yaml) as { static_resources: { listeners: Array<{ filter_chains: Array<{ filters: Array<{ typed_config: { route_config: { virtual_hosts: Array<{ routes: Array<{ name: string; route: { max_stream_duration: Record<string, string> } }> }> } } }> }> }> } };
+    const routes = doc.static_resources.listeners[0].filter_chains[0].filters[0].typed_config.route_config.virtual_hosts[0].routes;
+    routes.find((r) => r.name === 'registration')!.route.max_stream_duration.max_stream_duration = '0.15s';
+    return stringify(doc);
+  });
+  const gw = await gateway({ ENVOY_CONFIG_FILE: config.file });
+  const session = await connect(gw.port);
+  session.on('error', () => undefined);
+  try {
+    for (let i = 0; i < 6; i++) {
+      const started = Date.now();
+      const req = grpcCall(session, 'Register');
+      const headers = await new Promise<http2.IncomingHttpHeaders>((resolve) => req.on('response', resolve));
+      expect(headers['grpc-status']).toBe('4');
+      expect(Date.now() - started).toBeGreaterThanOrEqual(140);
+      req.close();
+    }
+    expect(gw.upstreams.get('registration')!.hosts[0].state).toBe('closed');
+  } finally {
+    session.destroy();
+    await gw.stop();
+    config.remove();
+  }
+});
+
 test('callerGone_whileWaitingForAStream_leavesTheQueue_andIsNeverSent', () =>
   withOneStreamBusy(async ({ registration, session, first }) => {
     const second = grpcCall(session, 'WatchStudent');

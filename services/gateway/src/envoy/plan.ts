@@ -87,14 +87,47 @@ export interface RoutePlan {
   /** match.headers: every one must hold for the route to match. */
   headers?: HeaderMatch[];
   cluster: string;
-  /** Whole-call timeout in ms; 0 means none (server streams). */
+  /**
+   * The router's timeout (route `timeout`, 15 s unless set), from the end of the request; 0
+   * means none. Its passing counts against the host, as Envoy's router reports its own
+   * timeout to outlier detection. Envoy ignores `timeout` on a route with max_stream_duration
+   * (the router's "new" timeouts), and so does the plan: such a route has 0 here.
+   */
   timeoutMs: number;
-  /** If set, the caller's grpc-timeout is honoured, capped at this (0 = no cap). */
-  grpcTimeoutHeaderMaxMs?: number;
+  /** max_stream_duration: how long the whole stream may last (see {@link streamDurationMs}). */
+  streamDuration?: StreamDurationPlan;
   idleTimeoutMs?: number;
   retry?: RetryPlan;
   localLimit?: TokenBucketPlan;
   rateLimitActions: RateLimitAction[][];
+}
+
+/** A route's max_stream_duration, which Envoy's connection manager enforces (not its router). */
+export interface StreamDurationPlan {
+  /** max_stream_duration: for a call without grpc-timeout (or without grpc_timeout_header_max); 0 or unset means none. */
+  maxMs?: number;
+  /** grpc_timeout_header_max: the caller's grpc-timeout is the limit, capped at this (0 = no cap). */
+  grpcTimeoutHeaderMaxMs?: number;
+  /** grpc_timeout_header_offset: taken off the caller's grpc-timeout, so the gateway's clock runs out before the caller's. */
+  grpcTimeoutHeaderOffsetMs?: number;
+}
+
+/**
+ * How long a call on a route with max_stream_duration may last, from its start, as Envoy's
+ * connection manager works it out (ActiveStream::refreshDurationTimeout): the caller's
+ * grpc-timeout (`askedMs`) capped at grpc_timeout_header_max, less grpc_timeout_header_offset,
+ * when both the header and the cap are there; max_stream_duration otherwise. Undefined means
+ * no limit; 0 means the time is already up. A grpc-timeout of 0 asks for no limit: it gets
+ * the cap, and no limit only without one.
+ */
+export function streamDurationMs(d: StreamDurationPlan | undefined, askedMs: number | undefined): number | undefined {
+  if (!d) return undefined;
+  if (askedMs === undefined || d.grpcTimeoutHeaderMaxMs === undefined) return d.maxMs ? d.maxMs : undefined;
+  const max = d.grpcTimeoutHeaderMaxMs;
+  const t = max > 0 && (askedMs === 0 || askedMs > max) ? max : askedMs;
+  if (t === 0) return undefined;
+  const offset = d.grpcTimeoutHeaderOffsetMs ?? 0;
+  return offset < t ? t - offset : 0;
 }
 
 /** One of a route's match.headers (Envoy's HeaderMatcher): `test` runs on the header's value, or on undefined when it is absent. */
@@ -420,7 +453,8 @@ function readRoute(r: Reader, value: unknown, where: string, vhActions: RateLimi
     name,
     grpcOnly: match.grpc !== undefined,
     cluster: String(action.cluster),
-    timeoutMs: action.timeout === undefined ? 15_000 : durationMs(action.timeout, `${where}.route.timeout`),
+    // Envoy's router takes no notice of `timeout` once max_stream_duration is set.
+    timeoutMs: action.max_stream_duration !== undefined ? 0 : action.timeout === undefined ? 15_000 : durationMs(action.timeout, `${where}.route.timeout`),
     rateLimitActions: action.rate_limits !== undefined ? readRateLimitActions(r, action.rate_limits, `${where}.route.rate_limits`) : vhActions,
   };
   if (match.headers !== undefined) plan.headers = r.list(match.headers, `${where}.match.headers`).map((h, i) => readHeaderMatch(r, h, `${where}.match.headers[${i}]`));
@@ -430,8 +464,13 @@ function readRoute(r: Reader, value: unknown, where: string, vhActions: RateLimi
   else throw new Error(`${where}.match: needs prefix, path or safe_regex`);
   if (action.idle_timeout !== undefined) plan.idleTimeoutMs = durationMs(action.idle_timeout, `${where}.route.idle_timeout`);
   if (action.max_stream_duration !== undefined) {
-    const msd = r.obj(action.max_stream_duration, `${where}.route.max_stream_duration`, ['grpc_timeout_header_max']);
-    if (msd.grpc_timeout_header_max !== undefined) plan.grpcTimeoutHeaderMaxMs = durationMs(msd.grpc_timeout_header_max, `${where}.route.max_stream_duration.grpc_timeout_header_max`);
+    const mw = `${where}.route.max_stream_duration`;
+    const msd = r.obj(action.max_stream_duration, mw, ['max_stream_duration', 'grpc_timeout_header_max', 'grpc_timeout_header_offset']);
+    const d: StreamDurationPlan = {};
+    if (msd.max_stream_duration !== undefined) d.maxMs = durationMs(msd.max_stream_duration, `${mw}.max_stream_duration`);
+    if (msd.grpc_timeout_header_max !== undefined) d.grpcTimeoutHeaderMaxMs = durationMs(msd.grpc_timeout_header_max, `${mw}.grpc_timeout_header_max`);
+    if (msd.grpc_timeout_header_offset !== undefined) d.grpcTimeoutHeaderOffsetMs = durationMs(msd.grpc_timeout_header_offset, `${mw}.grpc_timeout_header_offset`);
+    plan.streamDuration = d;
   }
   if (action.retry_policy !== undefined) {
     const rp = r.obj(action.retry_policy, `${where}.route.retry_policy`, ['retry_on', 'num_retries', 'per_try_timeout', 'retry_back_off', 'retry_host_predicate', 'host_selection_retry_max_attempts']);

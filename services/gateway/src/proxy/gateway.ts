@@ -3,11 +3,11 @@ import { constants as h2, type IncomingHttpHeaders } from 'node:http2';
 import type { Principal, TokenVerifier } from '../../../shared/src/auth';
 import { AppError, encodeStatusDetails, resourceExhausted, unauthenticated, unavailable } from '../../../shared/src/errors';
 import type { Logger } from '../../../shared/src/logger';
-import type { CorsPlan, GatewayPlan, RoutePlan } from '../envoy/plan';
+import { streamDurationMs, type CorsPlan, type GatewayPlan, type RoutePlan } from '../envoy/plan';
 import type { GlobalRateLimits, LimitHeaders, LimitOutcome, LocalTokenBucket } from '../limits/rate-limits';
 import { BodyTooLarge, type Downstream } from './downstream';
 import { Base64Chunker, decodeTextBody, formatGrpcTimeout, grpcStatusForHttp, parseGrpcTimeout, protocolOf, responseContentType, trailerFrame, type Protocol } from './grpc-web';
-import { cancelAttempt, isGatewayError, UpstreamCancelled, UpstreamFailure, UpstreamRefused, UpstreamTimeout, type Cluster, type UpstreamRequest, type UpstreamResponse } from './upstream';
+import { cancelAttempt, isGatewayError, UpstreamCancelled, UpstreamDeadlinePassed, UpstreamFailure, UpstreamRefused, UpstreamTimeout, type Cluster, type UpstreamRequest, type UpstreamResponse } from './upstream';
 import type { GatewayMetrics } from './metrics';
 
 /** Handles requests the gRPC routes do not: static files, development sign-in. */
@@ -256,6 +256,11 @@ export function createGateway(deps: GatewayDeps) {
     if (ds.method !== 'POST') throw new AppError(status.UNIMPLEMENTED, 'METHOD_NOT_ALLOWED', 'gRPC calls use POST');
     const upstream = deps.upstreams.get(route.cluster);
     if (!upstream) throw new AppError(status.UNIMPLEMENTED, 'ROUTE_NOT_FOUND', `no upstream for ${route.cluster}`);
+    // The stream's own limit (max_stream_duration: mostly the caller's grpc-timeout), counted
+    // from the call's start, as Envoy's connection manager counts it. grpc-timeout reaches
+    // 99999999 hours; the timers below cannot hold more than MAX_TIMER_MS.
+    const streamMs = streamDurationMs(route.streamDuration, parseGrpcTimeout(ds.headers['grpc-timeout']));
+    const streamDeadline = streamMs === undefined ? 0 : Date.now() + Math.min(streamMs, MAX_TIMER_MS);
 
     let principal: Principal | undefined;
     if (jwtRequired(ds.path)) {
@@ -302,17 +307,15 @@ export function createGateway(deps: GatewayDeps) {
     }
     if (protocol === 'grpc-web-text') body = decodeTextBody(body);
 
-    // Deadline: the caller's grpc-timeout (capped by the route) or the route's own timeout.
-    const asked = parseGrpcTimeout(ds.headers['grpc-timeout']);
-    let timeoutMs = route.timeoutMs;
-    if (route.grpcTimeoutHeaderMaxMs !== undefined && asked !== undefined) {
-      // As Envoy's router: the header's value, capped by grpc_timeout_header_max (0: no cap). A
-      // header of 0 asks for no limit, so it gets the cap too, and no deadline only without one.
-      const max = route.grpcTimeoutHeaderMaxMs;
-      timeoutMs = max > 0 && (asked === 0 || asked > max) ? max : asked;
-    }
-    // grpc-timeout reaches 99999999 hours; the timers below cannot hold more than MAX_TIMER_MS.
-    const deadline = timeoutMs > 0 ? Date.now() + Math.min(timeoutMs, MAX_TIMER_MS) : 0;
+    // The call's deadline is the earlier of two clocks, which Envoy keeps apart:
+    // - the stream's limit (above), enforced by Envoy's connection manager: when it passes, the
+    //   caller gets DEADLINE_EXCEEDED and outlier detection hears nothing, so a caller's short
+    //   grpc-timeout cannot eject a host;
+    // - the router's timeout (route `timeout`, on routes without max_stream_duration), from the
+    //   end of the request, which Envoy counts against the host, like per_try_timeout.
+    const routeDeadline = route.timeoutMs > 0 ? Date.now() + Math.min(route.timeoutMs, MAX_TIMER_MS) : 0;
+    const callers = streamDeadline > 0 && (routeDeadline === 0 || streamDeadline <= routeDeadline);
+    const deadline = callers ? streamDeadline : routeDeadline;
 
     // The upstream request's headers, pseudo-headers first, handed to http2 as they are.
     const headers: Record<string, string> = { ':method': 'POST', ':path': ds.path };
@@ -335,11 +338,12 @@ export function createGateway(deps: GatewayDeps) {
     ds.onAbort(() => {
       if (call.attempt) cancelAttempt(call.attempt);
     });
-    const response = await callWithRetries(call, upstream, route, headers, body, deadline);
+    const response = await callWithRetries(call, upstream, route, headers, body, deadline, callers);
     return relay(call, upstream, response, deadline, route, limitHeaders);
   }
 
-  async function callWithRetries(call: ActiveCall, upstream: Cluster, route: RoutePlan, headers: Record<string, string>, body: Buffer, deadline: number): Promise<UpstreamResponse> {
+  /** `callersDeadline`: the deadline is the stream's limit (the caller's own), not the router's timeout. */
+  async function callWithRetries(call: ActiveCall, upstream: Cluster, route: RoutePlan, headers: Record<string, string>, body: Buffer, deadline: number, callersDeadline: boolean): Promise<UpstreamResponse> {
     const retry = route.retry && route.retry.retryOn.size > 0 ? route.retry : undefined;
     const attempts = 1 + (retry?.numRetries ?? 0);
     let lastFailure: UpstreamFailure | undefined;
@@ -356,11 +360,15 @@ export function createGateway(deps: GatewayDeps) {
         if (deadline > 0) headers['grpc-timeout'] = formatGrpcTimeout(left);
         const perTry = retry?.perTryTimeoutMs ?? 0;
         const headersTimeoutMs = perTry > 0 ? (left > 0 ? Math.min(perTry, left) : perTry) : left;
-        const req: UpstreamRequest = { headers, body, headersTimeoutMs, waitMs: left, stream: undefined };
+        // Which clock the attempt's timer is: a per-try timeout counts against the host, the
+        // caller's own deadline does not.
+        const timeoutIsCallers = callersDeadline && left > 0 && headersTimeoutMs === left;
+        const req: UpstreamRequest = { headers, body, headersTimeoutMs, waitMs: left, deadlineIsCallers: callersDeadline, timeoutIsCallers, stream: undefined };
         call.attempt = req;
         try {
           return await upstream.send(req, retry?.otherHost ? tried : undefined);
         } catch (err) {
+          if (err instanceof UpstreamDeadlinePassed) throw new AppError(status.DEADLINE_EXCEEDED, 'DEADLINE_EXCEEDED', err.message);
           if (err instanceof UpstreamCancelled) throw callerGone();
           if (err instanceof UpstreamRefused) {
             // The breaker or a threshold refused before sending; say so plainly.

@@ -25,6 +25,14 @@ export interface UpstreamRequest {
    * As in Envoy, the per-try timeout starts only once the call has its stream.
    */
   waitMs: number;
+  /**
+   * The call's deadline (`waitMs`) is the caller's own: the stream's max duration, mostly its
+   * grpc-timeout, which Envoy's connection manager enforces without telling outlier
+   * detection. Otherwise it is the router's timeout, which counts against the host.
+   */
+  deadlineIsCallers?: boolean;
+  /** `headersTimeoutMs` is that caller's deadline rather than a per-try timeout: see {@link UpstreamDeadlinePassed}. */
+  timeoutIsCallers?: boolean;
   /** Set by {@link cancelAttempt}: the caller has gone away. */
   cancelled?: boolean;
   /** The attempt's stream, once it has one (for {@link cancelAttempt}). */
@@ -35,6 +43,14 @@ export interface UpstreamRequest {
 
 /** The caller went away and the attempt was given up ({@link cancelAttempt}): nothing to say about the host. */
 export class UpstreamCancelled extends Error {}
+
+/**
+ * The caller's own deadline passed before the answer came, and the attempt was given up. As
+ * when Envoy's connection manager ends a stream at its max duration, this says nothing about
+ * the host: the breaker treats it as a call its caller gave up. The caller gets
+ * DEADLINE_EXCEEDED.
+ */
+export class UpstreamDeadlinePassed extends UpstreamCancelled {}
 
 /**
  * The caller has gone away before the upstream answered: gives the attempt up, as Envoy
@@ -369,7 +385,10 @@ export class Upstream {
           // The per-try timeout starts now; the deadline kept running while the call waited.
           if (req.waitMs > 0) {
             const left = Math.max(1, req.waitMs - (performance.now() - since));
-            if (req.headersTimeoutMs === 0 || req.headersTimeoutMs > left) req.headersTimeoutMs = left;
+            if (req.headersTimeoutMs === 0 || req.headersTimeoutMs > left) {
+              req.headersTimeoutMs = left;
+              req.timeoutIsCallers = req.deadlineIsCallers;
+            }
           }
           this.attach(req, panic).then(resolve, reject);
         },
@@ -574,7 +593,8 @@ export class Upstream {
             if (settled) return;
             settled = true;
             stream.close(http2.constants.NGHTTP2_CANCEL);
-            reject(new UpstreamTimeout(`no answer from the ${this.plan.name} service within ${req.headersTimeoutMs} ms`));
+            const message = `no answer from the ${this.plan.name} service within ${Math.round(req.headersTimeoutMs)} ms`;
+            reject(req.timeoutIsCallers ? new UpstreamDeadlinePassed(`${message}, the call's deadline`) : new UpstreamTimeout(message));
           }, req.headersTimeoutMs)
         : undefined;
     stream.on('response', (headers) => {
