@@ -93,7 +93,7 @@ export class UpstreamFailure extends Error {
   }
 }
 
-/** No response headers came within the attempt's time (the per-try timeout, or what was left of the call's deadline). */
+/** No response headers came within the attempt's time: the per-try timeout, or what was left of the router's timeout (the caller's own deadline is {@link UpstreamDeadlinePassed}), or, while waiting for a stream, of the call's deadline. */
 export class UpstreamTimeout extends UpstreamFailure {
   constructor(message: string) {
     super(message, 'timeout');
