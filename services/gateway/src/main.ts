@@ -64,7 +64,7 @@ export async function startGateway(env?: Record<string, string | undefined>, opt
   }
   if (!web.built) log.warn({ dir: config.WEB_DIST_DIR }, 'the web client is not built; run `npm run build:web`');
 
-  const redis = createRedis(config.REDIS_URL, config.REDIS_KEY_PREFIX, { autoPipelining: true });
+  const redis = createRedis(config.REDIS_URL, config.REDIS_KEY_PREFIX);
   redis.on('error', (err) => log.warn({ err: err.message }, 'redis error'));
   const metrics = new Metrics('gateway');
   const gatewayMetrics = new GatewayMetrics(metrics, () => upstreams.values());

@@ -36,7 +36,7 @@ describe('GlobalRateLimits against Redis', () => {
   let limits: GlobalRateLimits;
 
   beforeAll(async () => {
-    redis = createRedis(REDIS_URL, prefix, { autoPipelining: true });
+    redis = createRedis(REDIS_URL, prefix);
     // Connected before the first check, and a timeout no busy test machine reaches: these
     // tests are about counting, and a check that times out fails open.
     await redis.ping();
@@ -109,6 +109,25 @@ describe('GlobalRateLimits against Redis', () => {
     }
   });
 
+  it('check_aBatchOfManyCounters_leavesForRedisInOneWrite', async () => {
+    const windowed = new GlobalRateLimits(planWith({ timeoutMs: 2000 }), redis, 'jwt_payload', 30);
+    // Scripts loaded and the connection warm before counting writes.
+    await windowed.check(route, facts('S1999'));
+    const socket = redis.stream as Socket & { _write(...args: unknown[]): void; _writev(...args: unknown[]): void };
+    const write = jest.spyOn(socket, '_write');
+    const writev = jest.spyOn(socket, '_writev');
+    try {
+      const outcomes = await Promise.all(Array.from({ length: 20 }, (_, i) => windowed.check(route, facts(`S1${String(i).padStart(3, '0')}`))));
+      expect(outcomes.filter((o) => o.limited)).toHaveLength(0);
+      // 21 increments (20 students and the one address) in one write to the socket.
+      expect(write.mock.calls.length + writev.mock.calls.length).toBe(1);
+    } finally {
+      write.mockRestore();
+      writev.mockRestore();
+      windowed.close();
+    }
+  });
+
   it('check_routeWithoutDescriptorsThatHaveLimits_checksNothing', async () => {
     const unlimited = { ...route, rateLimitActions: [[{ kind: 'generic_key', descriptorKey: 'no_limit_here', value: 'x' }]] } as unknown as RoutePlan;
     expect(await limits.check(unlimited, facts('S0004'))).toEqual({});
@@ -137,7 +156,7 @@ describe('GlobalRateLimits when Redis does not answer', () => {
 
   function stalledRedis(): Redis {
     // No ready check: the stand-in never answers INFO either.
-    return new Redis({ host: '127.0.0.1', port, enableReadyCheck: false, maxRetriesPerRequest: 1, enableAutoPipelining: true, lazyConnect: false });
+    return new Redis({ host: '127.0.0.1', port, enableReadyCheck: false, maxRetriesPerRequest: 1, lazyConnect: false });
   }
 
   it('check_redisSilent_failsOpenAfterTheTimeout', async () => {

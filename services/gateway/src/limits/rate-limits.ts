@@ -58,7 +58,7 @@ export class GlobalRateLimits {
    */
   constructor(
     private readonly plan: RateLimitPlan,
-    redis: Redis,
+    private readonly redis: Redis,
     private readonly jwtMetadataKey: string | undefined,
     private readonly pipelineWindowMs = 0,
   ) {
@@ -126,19 +126,28 @@ export class GlobalRateLimits {
       }
     }
     const increments: Array<Promise<void>> = [];
-    for (const c of counters.values()) {
-      increments.push(
-        c.limiter.consume(c.value, c.points).then(
-          (res) => {
-            c.res = res;
-          },
-          (err: unknown) => {
-            // Over the limit for some of the batch: the library rejects with the counter's state.
-            if (!(err instanceof RateLimiterRes)) throw err;
-            c.res = err;
-          },
-        ),
-      );
+    // The batch's increments leave in one write: ioredis writes each command to the socket at
+    // once, so the socket is corked while they are issued. This costs less per command than
+    // ioredis's auto-pipelining. (Before the connection is ready, ioredis queues them itself.)
+    const socket = this.redis.status === 'ready' ? this.redis.stream : undefined;
+    socket?.cork();
+    try {
+      for (const c of counters.values()) {
+        increments.push(
+          c.limiter.consume(c.value, c.points).then(
+            (res) => {
+              c.res = res;
+            },
+            (err: unknown) => {
+              // Over the limit for some of the batch: the library rejects with the counter's state.
+              if (!(err instanceof RateLimiterRes)) throw err;
+              c.res = err;
+            },
+          ),
+        );
+      }
+    } finally {
+      socket?.uncork();
     }
     void this.deadlines.within(Promise.all(increments)).then((done) => {
       for (const check of batch) check.resolve(done === undefined ? this.failure() : this.outcome(check));
