@@ -54,9 +54,9 @@ function connect(port: number): Promise<http2.ClientHttp2Session> {
   });
 }
 
-/** A native gRPC call through the gateway; the body is sent and ended unless `body` is false. */
-function grpcCall(session: http2.ClientHttp2Session, method: string, body = true): http2.ClientHttp2Stream {
-  const req = session.request({ ':method': 'POST', ':path': `${REGISTRATION}/${method}`, 'content-type': 'application/grpc', te: 'trailers', authorization: `Bearer ${token}` });
+/** A native gRPC call through the gateway, with `extra` headers; the body is sent and ended unless `body` is false. */
+function grpcCall(session: http2.ClientHttp2Session, method: string, body = true, extra: Record<string, string> = {}): http2.ClientHttp2Stream {
+  const req = session.request({ ':method': 'POST', ':path': `${REGISTRATION}/${method}`, 'content-type': 'application/grpc', te: 'trailers', authorization: `Bearer ${token}`, ...extra });
   req.on('error', () => undefined);
   if (body) req.end(EMPTY_MESSAGE);
   else req.write(EMPTY_MESSAGE);
@@ -157,9 +157,7 @@ async function withOneStreamBusy(body: (ctx: OneStreamBusy) => Promise<void>): P
 
 test('aDeadlinePassingWhileTheCallWaitsForAStream_isDeadlineExceeded_andTheCallIsNeverSent', () =>
   withOneStreamBusy(async ({ registration, session, first }) => {
-    const req = session.request({ ':method': 'POST', ':path': `${REGISTRATION}/Register`, 'content-type': 'application/grpc', te: 'trailers', 'grpc-timeout': '300m', authorization: `Bearer ${token}` });
-    req.on('error', () => undefined);
-    req.end(EMPTY_MESSAGE);
+    const req = grpcCall(session, 'Register', true, { 'grpc-timeout': '300m' });
     const headers = await new Promise<http2.IncomingHttpHeaders>((resolve) => req.on('response', resolve));
     // As in Envoy, only the call's deadline bounds its wait in the pool, and it ends as DEADLINE_EXCEEDED.
     expect(headers['grpc-status']).toBe('4');
@@ -179,9 +177,7 @@ test('aCallersShortDeadline_endsTheCallWithDeadlineExceeded_butNeverEjectsTheHos
   try {
     const registration = gw.upstreams.get('registration')!;
     for (let i = 0; i < 7; i++) {
-      const req = session.request({ ':method': 'POST', ':path': `${REGISTRATION}/Register`, 'content-type': 'application/grpc', te: 'trailers', 'grpc-timeout': '60m', authorization: `Bearer ${token}` });
-      req.on('error', () => undefined);
-      req.end(EMPTY_MESSAGE);
+      const req = grpcCall(session, 'Register', true, { 'grpc-timeout': '60m' });
       const headers = await new Promise<http2.IncomingHttpHeaders>((resolve) => req.on('response', resolve));
       expect(headers['grpc-status']).toBe('4');
       req.close();
