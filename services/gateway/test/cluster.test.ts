@@ -3,7 +3,7 @@ import { createLogger } from '../../shared/src/logger';
 import { Metrics } from '../../shared/src/metrics';
 import { GatewayMetrics } from '../src/proxy/metrics';
 import { ENVOY_HTTP2_DEFAULTS, type ClusterPlan } from '../src/envoy/plan';
-import { Cluster, UpstreamFailure, UpstreamRefused, UpstreamTimeout, type UpstreamRequest } from '../src/proxy/upstream';
+import { Cluster, UpstreamFailure, UpstreamDeadlinePassed, UpstreamRefused, UpstreamTimeout, type UpstreamRequest } from '../src/proxy/upstream';
 import { startStandIn, type StandIn } from './stand-in';
 
 /**
@@ -344,10 +344,13 @@ test('maxConnectionsReached_aCallWaitsForAStream_andOnePastMaxPendingIsRefused',
   expect(c.hosts[0].state).toBe('closed');
 });
 
-test('waitingForAStream_pastTheCallsDeadline_timesOutWithoutCountingAgainstTheHost', async () => {
+test.each([
+  ['the router timeout', false, UpstreamTimeout],
+  ["the caller's own deadline", true, UpstreamDeadlinePassed],
+])('waitingForAStream_past %s, the call fails without counting against the host', async (_what, callers, failure) => {
   const { c, first } = await oneStreamBusy({ maxPendingRequests: 10 });
   const started = Date.now();
-  await expect(c.send({ ...request(), headersTimeoutMs: 100, waitMs: 100 })).rejects.toBeInstanceOf(UpstreamTimeout);
+  await expect(c.send({ ...request(), headersTimeoutMs: 100, waitMs: 100, deadlineIsCallers: callers, timeoutIsCallers: callers })).rejects.toBeInstanceOf(failure);
   expect(Date.now() - started).toBeGreaterThanOrEqual(90);
   expect(c.hosts[0].pool.waiting).toBe(0);
   // The wait was the pool's, not the host's failure: its breaker stays closed.

@@ -305,13 +305,15 @@ test('streamDuration_followsEnvoysConnectionManager', () => {
   expect(streamDurationMs(d, undefined)).toBe(10_000);
   expect(streamDurationMs({ grpcTimeoutHeaderMaxMs: 5_000 }, undefined)).toBeUndefined();
   expect(streamDurationMs(undefined, 300)).toBeUndefined();
-  // The caller's grpc-timeout, capped at grpc_timeout_header_max; 0 asks for no limit and gets the cap.
+  // The caller's grpc-timeout, capped at grpc_timeout_header_max.
   expect(streamDurationMs(d, 300)).toBe(300);
   expect(streamDurationMs(d, 60_000)).toBe(5_000);
-  expect(streamDurationMs(d, 0)).toBe(5_000);
-  // A cap of 0 is no cap; then a grpc-timeout of 0 means no limit at all.
+  // A grpc-timeout of 0 is taken as it stands: the time is up at once, cap or no cap, offset or not.
+  expect(streamDurationMs(d, 0)).toBe(0);
+  expect(streamDurationMs({ grpcTimeoutHeaderMaxMs: 0 }, 0)).toBe(0);
+  expect(streamDurationMs({ ...d, grpcTimeoutHeaderOffsetMs: 50 }, 0)).toBe(0);
+  // A cap of 0 is no cap.
   expect(streamDurationMs({ grpcTimeoutHeaderMaxMs: 0 }, 60_000)).toBe(60_000);
-  expect(streamDurationMs({ grpcTimeoutHeaderMaxMs: 0 }, 0)).toBeUndefined();
   // Without grpc_timeout_header_max the header is not used at all.
   expect(streamDurationMs({ maxMs: 10_000 }, 300)).toBe(10_000);
   // grpc_timeout_header_offset comes off the header's value; an offset past it leaves no time.

@@ -168,6 +168,44 @@ test('aDeadlinePassingWhileTheCallWaitsForAStream_isDeadlineExceeded_andTheCallI
     first.close(http2.constants.NGHTTP2_CANCEL);
   }));
 
+test('aDeadlinePassingWhileAReadWaitsForAStream_isNotRetried', () =>
+  withOneStreamBusy(async ({ gw, registration, session, first }) => {
+    // A read's route retries gateway errors, a per-try timeout among them. The call's own
+    // deadline running out in the queue is not one: as Envoy's global timeout, it is never
+    // retried, so no max_retries place is taken and no retry is counted.
+    const req = grpcCall(session, 'ListRegistrations', true, { 'grpc-timeout': '200m' });
+    const headers = await new Promise<http2.IncomingHttpHeaders>((resolve) => req.on('response', resolve));
+    expect(headers['grpc-status']).toBe('4');
+    expect(received.filter((p) => p.endsWith('/ListRegistrations'))).toHaveLength(0);
+    expect(registration.resources.pending).toBe(0);
+    expect(registration.retriesInFlight).toBe(0);
+    const metrics = await (await fetch(`http://127.0.0.1:${gw.metricsPort}/metrics`)).text();
+    expect(metrics).not.toMatch(/coursereg_gateway_upstream_retries_total\{[^}]*cluster="registration"[^}]*\} [1-9]/);
+    expect(registration.hosts[0].state).toBe('closed');
+    first.close(http2.constants.NGHTTP2_CANCEL);
+  }));
+
+test('aBodyThatDoesNotComeWithinTheCallsDeadline_isDeadlineExceeded_andNeverSent', async () => {
+  // The stream's limit runs from the call's start, as Envoy's max_stream_duration timer does:
+  // a caller who sends its headers and never finishes the body does not hold the call open.
+  const gw = await gateway();
+  const session = await connect(gw.port);
+  session.on('error', () => undefined);
+  try {
+    const registersBefore = received.filter((p) => p.endsWith('/Register')).length;
+    const started = Date.now();
+    const req = grpcCall(session, 'Register', false, { 'grpc-timeout': '200m' });
+    const headers = await new Promise<http2.IncomingHttpHeaders>((resolve) => req.on('response', resolve));
+    expect(headers['grpc-status']).toBe('4');
+    expect(Date.now() - started).toBeGreaterThanOrEqual(190);
+    expect(received.filter((p) => p.endsWith('/Register'))).toHaveLength(registersBefore);
+    req.close();
+  } finally {
+    session.destroy();
+    await gw.stop();
+  }
+});
+
 test('aCallersShortDeadline_endsTheCallWithDeadlineExceeded_butNeverEjectsTheHost', async () => {
   // envoy.yaml ejects a registration host after 5 gateway failures in a row, with no panic
   // routing: were the caller's own deadline counted, these calls would shut out everyone.

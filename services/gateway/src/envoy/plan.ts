@@ -117,15 +117,17 @@ export interface StreamDurationPlan {
  * connection manager works it out (ActiveStream::refreshDurationTimeout): the caller's
  * grpc-timeout (`askedMs`) capped at grpc_timeout_header_max, less grpc_timeout_header_offset,
  * when both the header and the cap are there; max_stream_duration otherwise. Undefined means
- * no limit; 0 means the time is already up. A grpc-timeout of 0 asks for no limit: it gets
- * the cap, and no limit only without one.
+ * no limit; 0 means the time is already up. A grpc-timeout of 0 is taken as it stands, as
+ * Envoy's connection manager takes it: the time is up at once (Envoy's router used to read
+ * 0 as "no limit" and cap it, but with max_stream_duration set the router's clock is not
+ * the one that runs).
  */
 export function streamDurationMs(d: StreamDurationPlan | undefined, askedMs: number | undefined): number | undefined {
   if (!d) return undefined;
   if (askedMs === undefined || d.grpcTimeoutHeaderMaxMs === undefined) return d.maxMs ? d.maxMs : undefined;
   const max = d.grpcTimeoutHeaderMaxMs;
-  const t = max > 0 && (askedMs === 0 || askedMs > max) ? max : askedMs;
-  if (t === 0) return undefined;
+  const t = max > 0 && askedMs > max ? max : askedMs;
+  if (t === 0) return 0;
   const offset = d.grpcTimeoutHeaderOffsetMs ?? 0;
   return offset < t ? t - offset : 0;
 }

@@ -19,6 +19,8 @@ export interface Downstream {
   readonly headersSent: boolean;
   /** True once the client has gone away or the response has ended. */
   readonly closed: boolean;
+  /** The whole request body is known to have arrived, so reading it cannot wait on the caller (false when not known). */
+  readonly bodyArrived: boolean;
   /** Reads the whole request body; rejects past `limit` bytes. */
   readBody(limit: number): Promise<Buffer>;
   /** Sends the response headers (the object is handed over, not copied); `endStream` ends the response there (gRPC trailers-only). */
@@ -121,6 +123,10 @@ class Http1Downstream implements Downstream {
     return this.aborted || this.res.writableEnded;
   }
 
+  get bodyArrived(): boolean {
+    return this.req.complete;
+  }
+
   readBody(limit: number): Promise<Buffer> {
     return readAll(this.req, limit);
   }
@@ -183,6 +189,11 @@ class Http2Downstream implements Downstream {
 
   get closed(): boolean {
     return this.aborted || this.ended || this.stream.destroyed;
+  }
+
+  get bodyArrived(): boolean {
+    // Known only for a request that ended with its headers; otherwise not without reading.
+    return this.stream.endAfterHeaders;
   }
 
   readBody(limit: number): Promise<Buffer> {

@@ -70,6 +70,23 @@ const HTTP_STATUS_FOR: Partial<Record<status, number>> = {
 };
 
 /** The status of a call whose caller left before its answer: nothing more is done or sent for it. */
+/** `work`, or DEADLINE_EXCEEDED if the call's `deadline` (ms since the epoch) passes first. */
+function beforeDeadline<T>(work: Promise<T>, deadline: number): Promise<T> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new AppError(status.DEADLINE_EXCEEDED, 'DEADLINE_EXCEEDED', 'the deadline passed before the whole request arrived')), Math.max(0, deadline - Date.now()));
+    work.then(
+      (v) => {
+        clearTimeout(timer);
+        resolve(v);
+      },
+      (err: unknown) => {
+        clearTimeout(timer);
+        reject(err);
+      },
+    );
+  });
+}
+
 function callerGone(): AppError {
   return new AppError(status.CANCELLED, 'CANCELLED', 'the caller went away');
 }
@@ -300,8 +317,12 @@ export function createGateway(deps: GatewayDeps) {
 
     let body: Buffer;
     try {
-      body = await ds.readBody(deps.maxRequestBytes);
+      const reading = ds.readBody(deps.maxRequestBytes);
+      // The stream's limit runs from the call's start, so it also bounds a body slow to come
+      // (Envoy's max_stream_duration timer does); a body already in needs no timer.
+      body = streamDeadline > 0 && !ds.bodyArrived ? await beforeDeadline(reading, streamDeadline) : await reading;
     } catch (err) {
+      if (err instanceof AppError) throw err;
       if (err instanceof BodyTooLarge) throw new AppError(status.RESOURCE_EXHAUSTED, 'REQUEST_TOO_LARGE', err.message);
       throw callerGone();
     }
@@ -384,6 +405,10 @@ export function createGateway(deps: GatewayDeps) {
           holdsRetry = false;
         }
         if (!retriable(retry?.retryOn, lastFailure!) || i + 1 >= attempts) break;
+        // The call's deadline has passed (it ran out while the call waited for a stream, or it
+        // was what timed the attempt out): Envoy does not retry its global timeout, so no
+        // max_retries place, no retry counted, no back-off; the caller gets DEADLINE_EXCEEDED.
+        if (deadline > 0 && Date.now() >= deadline) break;
         // Every max_retries place is taken: no retry (Envoy's retry overflow), and the caller
         // gets this attempt's answer, as if no retry had been allowed.
         if (!upstream.takeRetry()) {

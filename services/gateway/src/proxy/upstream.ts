@@ -93,7 +93,7 @@ export class UpstreamFailure extends Error {
   }
 }
 
-/** No response headers came within the attempt's time: the per-try timeout, or what was left of the router's timeout (the caller's own deadline is {@link UpstreamDeadlinePassed}), or, while waiting for a stream, of the call's deadline. */
+/** No response headers came within the attempt's time: the per-try timeout, or what was left of the router's timeout, also while waiting for a stream (the caller's own deadline is {@link UpstreamDeadlinePassed}). */
 export class UpstreamTimeout extends UpstreamFailure {
   constructor(message: string) {
     super(message, 'timeout');
@@ -399,8 +399,11 @@ export class Upstream {
       if (req.waitMs > 0) {
         waiter.timer = setTimeout(() => {
           if (!this.dequeue(waiter)) return;
-          // The call's deadline passed in the queue: DEADLINE_EXCEEDED for the caller, nothing against the host.
-          reject(new UpstreamTimeout(`no stream to the ${this.plan.name} service came free within the call's ${Math.round(req.waitMs)} ms (max_concurrent_streams)`));
+          // The call's deadline passed in the queue: DEADLINE_EXCEEDED for the caller, nothing
+          // against the host (it happens before the breaker). The caller's own deadline is
+          // UpstreamDeadlinePassed, as everywhere; the router's timeout stays a timeout.
+          const message = `no stream to the ${this.plan.name} service came free within the call's ${Math.round(req.waitMs)} ms (max_concurrent_streams)`;
+          reject(req.deadlineIsCallers ? new UpstreamDeadlinePassed(message) : new UpstreamTimeout(message));
         }, req.waitMs);
       }
       this.waiting.push(waiter);
