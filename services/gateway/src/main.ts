@@ -19,6 +19,8 @@ export interface StartedGateway {
   port: number;
   metricsPort: number;
   upstreams: Map<string, Cluster>;
+  /** gRPC calls the gateway is handling now, from their headers to their last byte. */
+  readonly inFlight: number;
   stop(): Promise<void>;
 }
 
@@ -107,6 +109,9 @@ export async function startGateway(env?: Record<string, string | undefined>, opt
     port: server.port,
     metricsPort: metricsServer.port,
     upstreams,
+    get inFlight() {
+      return gateway.inFlight;
+    },
     /**
      * Drains like Envoy: no new connections, GOAWAY to HTTP/2 callers, and calls in
      * flight get up to SHUTDOWN_GRACE_MS to finish. Streams without a deadline already

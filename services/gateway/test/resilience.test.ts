@@ -206,6 +206,58 @@ test('aBodyThatDoesNotComeWithinTheCallsDeadline_isDeadlineExceeded_andNeverSent
   }
 });
 
+test('aBodyThatStopsComing_onARouteWithoutADeadline_endsAtTheIdleTimeout', async () => {
+  // The streams' route has no deadline without grpc-timeout; its idle_timeout (an hour in
+  // envoy.yaml, 0.2 s here) still ends a call whose request body stops coming, as Envoy's
+  // stream idle timer does.
+  const config = changedEnvoyConfig((yaml) => {
+    const doc = parse(yaml) as { static_resources: { listeners: Array<{ filter_chains: Array<{ filters: Array<{ typed_config: { route_config: { virtual_hosts: Array<{ routes: Array<{ name: string; route: { idle_timeout?: string } }> }> } } }> }> }> } };
+    const routes = doc.static_resources.listeners[0].filter_chains[0].filters[0].typed_config.route_config.virtual_hosts[0].routes;
+    routes.find((r) => r.name === 'registration-streams')!.route.idle_timeout = '0.2s';
+    return stringify(doc);
+  });
+  const gw = await gateway({ ENVOY_CONFIG_FILE: config.file });
+  const session = await connect(gw.port);
+  session.on('error', () => undefined);
+  try {
+    const watchesBefore = received.filter((p) => p.endsWith('/WatchSection')).length;
+    const started = Date.now();
+    const req = grpcCall(session, 'WatchSection', false);
+    const headers = await new Promise<http2.IncomingHttpHeaders>((resolve) => req.on('response', resolve));
+    expect(headers['grpc-status']).toBe('4');
+    expect(Date.now() - started).toBeGreaterThanOrEqual(190);
+    expect(received.filter((p) => p.endsWith('/WatchSection'))).toHaveLength(watchesBefore);
+    await waitFor(() => gw.inFlight === 0, 'the call is counted out');
+    req.close();
+  } finally {
+    session.destroy();
+    await gw.stop();
+    config.remove();
+  }
+});
+
+test('callerGone_beforeItsBodyEnded_endsTheCall', async () => {
+  // A caller who leaves halfway through sending its request: the gateway must not wait for
+  // the rest of a body that will never come.
+  const gw = await gateway();
+  const session = await connect(gw.port);
+  session.on('error', () => undefined);
+  try {
+    const watchesBefore = received.filter((p) => p.endsWith('/WatchSection')).length;
+    const req = grpcCall(session, 'WatchSection', false);
+    await waitFor(() => gw.inFlight === 1, 'the gateway has the call');
+    // The connection drops (Node's req.close() would end the body before resetting the stream).
+    session.destroy();
+    await waitFor(() => gw.inFlight === 0, 'the call is counted out');
+    // What came of the body is not sent on as if it were the whole request.
+    await new Promise((r) => setTimeout(r, 100));
+    expect(received.filter((p) => p.endsWith('/WatchSection'))).toHaveLength(watchesBefore);
+  } finally {
+    session.destroy();
+    await gw.stop();
+  }
+});
+
 test('aCallersShortDeadline_endsTheCallWithDeadlineExceeded_butNeverEjectsTheHost', async () => {
   // envoy.yaml ejects a registration host after 5 gateway failures in a row, with no panic
   // routing: were the caller's own deadline counted, these calls would shut out everyone.

@@ -21,8 +21,8 @@ export interface Downstream {
   readonly closed: boolean;
   /** The whole request body is known to have arrived, so reading it cannot wait on the caller (false when not known). */
   readonly bodyArrived: boolean;
-  /** Reads the whole request body; rejects past `limit` bytes. */
-  readBody(limit: number): Promise<Buffer>;
+  /** Reads the whole request body; rejects past `limit` bytes, or with BodyIdle when no byte comes for `idleMs` (0: no limit). */
+  readBody(limit: number, idleMs?: number): Promise<Buffer>;
   /** Sends the response headers (the object is handed over, not copied); `endStream` ends the response there (gRPC trailers-only). */
   sendHeaders(status: number, headers: Record<string, string>, opts?: { endStream?: boolean }): void;
   /** Writes body bytes; false means wait for `onDrain`. */
@@ -35,6 +35,9 @@ export interface Downstream {
 }
 
 export class BodyTooLarge extends Error {}
+
+/** The request body stopped coming: nothing arrived for the idle timeout. */
+export class BodyIdle extends Error {}
 
 function firstValues(headers: IncomingHttpHeaders): Record<string, string> {
   // Usually every value is already one string: then the object is used as it is.
@@ -55,21 +58,37 @@ function firstValues(headers: IncomingHttpHeaders): Record<string, string> {
   return out;
 }
 
-function readAll(stream: NodeJS.ReadableStream & { destroy?: (err?: Error) => void }, limit: number): Promise<Buffer> {
+function readAll(stream: NodeJS.ReadableStream & { destroy?: (err?: Error) => void }, limit: number, idleMs = 0): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
+    // Restarted by every chunk, so only a body that stops coming runs it out.
+    const idle =
+      idleMs > 0
+        ? setTimeout(() => {
+            stream.removeAllListeners('data');
+            reject(new BodyIdle(`no request body bytes came for ${idleMs} ms`));
+          }, idleMs)
+        : undefined;
     stream.on('data', (chunk: Buffer) => {
+      idle?.refresh();
       size += chunk.length;
       if (size > limit) {
+        clearTimeout(idle);
         stream.removeAllListeners('data');
         reject(new BodyTooLarge(`request body over ${limit} bytes`));
         return;
       }
       chunks.push(chunk);
     });
-    stream.once('end', () => resolve(chunks.length === 1 ? chunks[0] : Buffer.concat(chunks)));
-    stream.once('error', reject);
+    stream.once('end', () => {
+      clearTimeout(idle);
+      resolve(chunks.length === 1 ? chunks[0] : Buffer.concat(chunks));
+    });
+    stream.once('error', (err) => {
+      clearTimeout(idle);
+      reject(err);
+    });
   });
 }
 
@@ -127,8 +146,8 @@ class Http1Downstream implements Downstream {
     return this.req.complete;
   }
 
-  readBody(limit: number): Promise<Buffer> {
-    return readAll(this.req, limit);
+  readBody(limit: number, idleMs?: number): Promise<Buffer> {
+    return readAll(this.req, limit, idleMs);
   }
 
   sendHeaders(status: number, headers: Record<string, string>, opts?: { endStream?: boolean }): void {
@@ -196,8 +215,8 @@ class Http2Downstream implements Downstream {
     return this.stream.endAfterHeaders;
   }
 
-  readBody(limit: number): Promise<Buffer> {
-    return readAll(this.stream, limit);
+  readBody(limit: number, idleMs?: number): Promise<Buffer> {
+    return readAll(this.stream, limit, idleMs);
   }
 
   sendHeaders(status: number, headers: Record<string, string>, opts?: { endStream?: boolean }): void {

@@ -5,7 +5,7 @@ import { AppError, encodeStatusDetails, resourceExhausted, unauthenticated, unav
 import type { Logger } from '../../../shared/src/logger';
 import { streamDurationMs, type CorsPlan, type GatewayPlan, type RoutePlan } from '../envoy/plan';
 import type { GlobalRateLimits, LimitHeaders, LimitOutcome, LocalTokenBucket } from '../limits/rate-limits';
-import { BodyTooLarge, type Downstream } from './downstream';
+import { BodyIdle, BodyTooLarge, type Downstream } from './downstream';
 import { Base64Chunker, decodeTextBody, formatGrpcTimeout, grpcStatusForHttp, parseGrpcTimeout, protocolOf, responseContentType, trailerFrame, type Protocol } from './grpc-web';
 import { cancelAttempt, isGatewayError, UpstreamCancelled, UpstreamDeadlinePassed, UpstreamFailure, UpstreamRefused, UpstreamTimeout, type Cluster, type UpstreamRequest, type UpstreamResponse } from './upstream';
 import type { GatewayMetrics } from './metrics';
@@ -317,12 +317,20 @@ export function createGateway(deps: GatewayDeps) {
 
     let body: Buffer;
     try {
-      const reading = ds.readBody(deps.maxRequestBytes);
-      // The stream's limit runs from the call's start, so it also bounds a body slow to come
-      // (Envoy's max_stream_duration timer does); a body already in needs no timer.
-      body = streamDeadline > 0 && !ds.bodyArrived ? await beforeDeadline(reading, streamDeadline) : await reading;
+      if (ds.bodyArrived) {
+        body = await ds.readBody(deps.maxRequestBytes);
+      } else {
+        // A body still to come is bounded as Envoy bounds it: by the stream's limit, which runs
+        // from the call's start (max_stream_duration), and by the idle timeout (the route's
+        // idle_timeout, else the listener's stream_idle_timeout) when that can end first.
+        const idleMs = route.idleTimeoutMs ?? plan.listener.streamIdleTimeoutMs;
+        const idle = idleMs > 0 && (streamDeadline === 0 || idleMs < streamDeadline - Date.now()) ? idleMs : 0;
+        const reading = ds.readBody(deps.maxRequestBytes, idle);
+        body = streamDeadline > 0 ? await beforeDeadline(reading, streamDeadline) : await reading;
+      }
     } catch (err) {
       if (err instanceof AppError) throw err;
+      if (err instanceof BodyIdle) throw new AppError(status.DEADLINE_EXCEEDED, 'DEADLINE_EXCEEDED', 'the request body stopped coming (idle timeout)');
       if (err instanceof BodyTooLarge) throw new AppError(status.RESOURCE_EXHAUSTED, 'REQUEST_TOO_LARGE', err.message);
       throw callerGone();
     }
