@@ -83,6 +83,30 @@ describe('gRPC-web through the gateway', () => {
     expect(trailer.subarray(5).toString()).toContain('grpc-status:0');
   });
 
+  test.each([
+    ['a text request without Accept gets binary', 'application/grpc-web-text', undefined, 'application/grpc-web+proto'],
+    ['a binary request asking for text gets text', 'application/grpc-web+proto', 'application/grpc-web-text', 'application/grpc-web-text+proto'],
+  ])('grpcWeb_answerEncoding_followsAccept_asEnvoysFilter: %s', async (_what, contentType, accept, answerType) => {
+    // Envoy's grpc_web filter encodes the answer as base64 text only when Accept asks for it,
+    // whatever the request's own encoding.
+    await w.section({ capacity: 5 });
+    const token = await w.token('student', 'S0003');
+    const request = frame(ListCoursesRequest.encode({ pageSize: 2, pageToken: '', department: '', query: '' }).finish());
+    const res = await fetch(`${w.origin}/coursereg.course.v1.CourseService/ListCourses`, {
+      method: 'POST',
+      headers: { 'content-type': contentType, 'x-grpc-web': '1', authorization: `Bearer ${token}`, ...(accept ? { accept } : {}) },
+      body: contentType.startsWith('application/grpc-web-text') ? request.toString('base64') : request,
+    });
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-type')).toBe(answerType);
+    const raw = Buffer.from(await res.arrayBuffer());
+    const bytes = answerType.startsWith('application/grpc-web-text') ? Buffer.from(raw.toString('latin1'), 'base64') : raw;
+    expect(bytes[0]).toBe(0);
+    const len = bytes.readUInt32BE(1);
+    expect(ListCoursesResponse.decode(bytes.subarray(5, 5 + len)).courses.length).toBeGreaterThan(0);
+    expect(bytes.subarray(5 + len + 5).toString()).toContain('grpc-status:0');
+  });
+
   test('nativeGrpc_sameListenerAsGrpcWeb_isProxied', async () => {
     const client = promiseClient(new CourseServiceClient(`127.0.0.1:${w.gateway.port}`, grpc.credentials.createInsecure()));
     const res = await client.listCourses({ pageSize: 2, pageToken: '', department: '', query: '' }, await w.env.auth('student', 'S0004'));

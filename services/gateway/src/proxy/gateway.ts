@@ -6,7 +6,7 @@ import type { Logger } from '../../../shared/src/logger';
 import { streamDurationMs, type CorsPlan, type GatewayPlan, type RoutePlan } from '../envoy/plan';
 import type { GlobalRateLimits, LimitHeaders, LimitOutcome, LocalTokenBucket } from '../limits/rate-limits';
 import { BodyIdle, BodyTooLarge, type Downstream } from './downstream';
-import { Base64Chunker, decodeTextBody, formatGrpcTimeout, grpcStatusForHttp, parseGrpcTimeout, protocolOf, responseContentType, trailerFrame, type Protocol } from './grpc-web';
+import { answerProtocol, Base64Chunker, decodeTextBody, formatGrpcTimeout, grpcStatusForHttp, parseGrpcTimeout, protocolOf, responseContentType, trailerFrame, type Protocol } from './grpc-web';
 import { cancelAttempt, isGatewayError, UpstreamCancelled, UpstreamDeadlinePassed, UpstreamFailure, UpstreamRefused, UpstreamTimeout, type Cluster, type UpstreamRequest, type UpstreamResponse } from './upstream';
 import type { GatewayMetrics } from './metrics';
 
@@ -156,21 +156,21 @@ export function createGateway(deps: GatewayDeps) {
     return deps.verifier!.cached(token) ?? deps.verifier!.verify(token);
   }
 
-  /** Answers with a gRPC status the gateway produced itself (trailers-only). */
-  function sendStatus(ds: Downstream, protocol: Protocol, contentType: string, err: AppError, extra: Record<string, string> = {}): void {
+  /** Answers with a gRPC status the gateway produced itself (trailers-only), encoded as `answer` (see answerProtocol). */
+  function sendStatus(ds: Downstream, answer: Protocol, contentType: string, err: AppError, extra: Record<string, string> = {}): void {
     if (ds.closed || ds.headersSent) return;
     const headers: Record<string, string> = {
-      'content-type': responseContentType(protocol, contentType),
+      'content-type': responseContentType(answer, contentType),
       'grpc-status': String(err.code),
       'grpc-message': encodeGrpcMessage(err.message),
       'grpc-status-details-bin': encodeStatusDetails(err).toString('base64').replace(/=+$/, ''),
       ...extra,
-      ...(protocol === 'grpc' ? {} : corsHeadersFor(ds)),
+      ...(answer === 'grpc' ? {} : corsHeadersFor(ds)),
     };
     if (err.retryDelayMs !== undefined) headers['retry-after'] = String(Math.max(1, Math.ceil(err.retryDelayMs / 1000)));
     // gRPC-web callers see a meaningful HTTP status (429 over a limit, 401 without a token);
     // native gRPC requires 200 with the status in the headers.
-    const httpStatus = protocol === 'grpc' ? 200 : (HTTP_STATUS_FOR[err.code] ?? 200);
+    const httpStatus = answer === 'grpc' ? 200 : (HTTP_STATUS_FOR[err.code] ?? 200);
     ds.sendHeaders(httpStatus, headers, { endStream: true });
   }
 
@@ -219,7 +219,7 @@ export function createGateway(deps: GatewayDeps) {
 
     const routeName = route?.name ?? 'none';
     let code = status.OK;
-    const call: ActiveCall = { ds, protocol, contentType };
+    const call: ActiveCall = { ds, protocol, answer: answerProtocol(protocol, ds.headers.accept), contentType };
     active.add(call);
     try {
       code = await forward(call, route);
@@ -227,7 +227,7 @@ export function createGateway(deps: GatewayDeps) {
       const appErr = err instanceof AppError ? err : new AppError(status.INTERNAL, 'GATEWAY_INTERNAL', 'the gateway failed to handle the call');
       if (!(err instanceof AppError)) log.error({ err: (err as Error).message, path: ds.path }, 'gateway error');
       code = appErr.code;
-      sendStatus(ds, protocol, contentType, appErr);
+      sendStatus(ds, call.answer, contentType, appErr);
     } finally {
       active.delete(call);
       const seconds = (performance.now() - started) / 1000;
@@ -310,7 +310,7 @@ export function createGateway(deps: GatewayDeps) {
         const who = outcome.limited.descriptor === 'student' ? 'this account' : outcome.limited.descriptor === 'remote_address' ? 'this network address' : outcome.limited.descriptor;
         const err = new AppError(status.RESOURCE_EXHAUSTED, 'RATE_LIMITED', `too many requests from ${who}; try again in ${Math.max(1, Math.ceil(outcome.limited.retryAfterMs / 1000))} s`, { descriptor: outcome.limited.descriptor, limit: String(outcome.limited.limit) }, [], outcome.limited.retryAfterMs);
         // x-envoy-ratelimited marks a refusal by the rate limit service, as Envoy's filter marks it.
-        sendStatus(ds, protocol, contentType, err, { ...(limitHeaders ?? {}), 'x-envoy-ratelimited': 'true' });
+        sendStatus(ds, call.answer, contentType, err, { ...(limitHeaders ?? {}), 'x-envoy-ratelimited': 'true' });
         return err.code;
       }
     }
@@ -443,19 +443,19 @@ export function createGateway(deps: GatewayDeps) {
 
   /** Streams the upstream's answer back, translating to gRPC-web where needed. */
   function relay(call: ActiveCall, upstream: Cluster, res: UpstreamResponse, deadline: number, route: RoutePlan, limitHeaders: LimitHeaders | undefined): Promise<status> {
-    const { ds, protocol, contentType } = call;
-    const web = protocol !== 'grpc';
+    const { ds, answer, contentType } = call;
+    const web = answer !== 'grpc';
     const out: Record<string, string> = {};
     if (limitHeaders) Object.assign(out, limitHeaders);
     if (web && ds.headers.origin !== undefined) Object.assign(out, corsHeadersFor(ds));
     copyHeaders(res.headers, out);
-    out['content-type'] = web ? responseContentType(protocol, contentType) : String(res.headers['content-type'] ?? 'application/grpc');
+    out['content-type'] = web ? responseContentType(answer, contentType) : String(res.headers['content-type'] ?? 'application/grpc');
     // The route's idle_timeout, else the listener's stream_idle_timeout. One that cannot end
     // before the call's own deadline would never fire, so it gets no timer.
     const idleMs = route.idleTimeoutMs ?? plan.listener.streamIdleTimeoutMs;
     const idle = idleMs > 0 && (deadline === 0 || idleMs < deadline - Date.now()) ? idleMs : 0;
     return new Promise((resolve) => {
-      call.relay = new Relay(ds, protocol, upstream.plan.name, res, out, resolve);
+      call.relay = new Relay(ds, answer, upstream.plan.name, res, out, resolve);
       call.relay.start(deadline, idle);
     });
   }
@@ -468,7 +468,7 @@ export function createGateway(deps: GatewayDeps) {
   function abortAll(message: string): void {
     for (const call of active) {
       if (call.relay) call.relay.abort(status.UNAVAILABLE, message);
-      else sendStatus(call.ds, call.protocol, call.contentType, unavailable('GATEWAY_SHUTTING_DOWN', message));
+      else sendStatus(call.ds, call.answer, call.contentType, unavailable('GATEWAY_SHUTTING_DOWN', message));
     }
   }
 
@@ -496,7 +496,10 @@ export function createGateway(deps: GatewayDeps) {
 /** A gRPC call in flight; `relay` is set once the upstream has answered. */
 interface ActiveCall {
   ds: Downstream;
+  /** What the request speaks. */
   protocol: Protocol;
+  /** How the answer is encoded: gRPC-web text only when the caller's Accept asks for it (answerProtocol). */
+  answer: Protocol;
   contentType: string;
   /** The upstream attempt under way, until the answer is relayed. */
   attempt?: UpstreamRequest;
@@ -545,14 +548,14 @@ class Relay {
 
   constructor(
     private readonly ds: Downstream,
-    protocol: Protocol,
+    answer: Protocol,
     private readonly cluster: string,
     private readonly res: UpstreamResponse,
     private readonly out: Record<string, string>,
     private readonly resolve: (code: status) => void,
   ) {
-    this.web = protocol !== 'grpc';
-    if (protocol === 'grpc-web-text') this.chunker = new Base64Chunker();
+    this.web = answer !== 'grpc';
+    if (answer === 'grpc-web-text') this.chunker = new Base64Chunker();
   }
 
   /** The call has no deadline (a server stream's route): it ends only when the service ends it. */

@@ -19,16 +19,28 @@ export function protocolOf(contentType: string | undefined): Protocol | undefine
   return undefined;
 }
 
-const responseTypes = new Map<string, string>();
+/**
+ * How a call's answer is encoded, as Envoy's grpc_web filter decides it: native gRPC stays
+ * gRPC; a gRPC-web answer is base64 text only when the caller's Accept header asks for
+ * exactly that, whichever encoding its request used.
+ */
+export function answerProtocol(protocol: Protocol, accept: string | undefined): Protocol {
+  if (protocol === 'grpc') return 'grpc';
+  return accept === 'application/grpc-web-text' || accept === 'application/grpc-web-text+proto' ? 'grpc-web-text' : 'grpc-web';
+}
 
-/** The content-type a gRPC-web response carries for a request of `protocol`. */
-export function responseContentType(protocol: Protocol, requestContentType: string): string {
+// By answer protocol, then by the request's content-type.
+const responseTypes: Record<Protocol, Map<string, string>> = { grpc: new Map(), 'grpc-web': new Map(), 'grpc-web-text': new Map() };
+
+/** The content-type an answer encoded as `answer` (see {@link answerProtocol}) carries, for a request of `requestContentType`. */
+export function responseContentType(answer: Protocol, requestContentType: string): string {
   // Callers send a handful of distinct content-types; remember a few answers.
-  const known = responseTypes.get(requestContentType);
+  const types = responseTypes[answer];
+  const known = types.get(requestContentType);
   if (known !== undefined) return known;
-  const answer = computeResponseContentType(protocol, requestContentType);
-  if (responseTypes.size < 64) responseTypes.set(requestContentType, answer);
-  return answer;
+  const contentType = computeResponseContentType(answer, requestContentType);
+  if (types.size < 64) types.set(requestContentType, contentType);
+  return contentType;
 }
 
 function computeResponseContentType(protocol: Protocol, requestContentType: string): string {
