@@ -312,7 +312,7 @@ function answerHealthCheck(stream: http2.ServerHttp2Stream, serving: boolean): v
  * it) for `baseEjectionMs`, with a health check every `healthIntervalMs`: two failing take the
  * host out, one passing brings it back.
  */
-function healthCheckedCluster(address: string, baseEjectionMs: number, healthIntervalMs: number): Cluster {
+function healthCheckedCluster(address: string, baseEjectionMs: number, healthIntervalMs: number, healthTimeoutMs = 1000): Cluster {
   const plan: ClusterPlan = {
     name: 'stand-in',
     addresses: [address],
@@ -323,7 +323,7 @@ function healthCheckedCluster(address: string, baseEjectionMs: number, healthInt
     panicThresholdPercent: 0,
     breaker: { maxConnections: 4, maxPendingRequests: 100, maxRequests: 100, maxRetries: 3 },
     outlier: { ejectOn: 'gateway-failures', consecutiveFailures: 5, intervalMs: 10_000, baseEjectionMs, unejectOnHealthCheck: true },
-    health: { timeoutMs: 1000, intervalMs: healthIntervalMs, unhealthyThreshold: 2, healthyThreshold: 1, serviceName: 'stand-in' },
+    health: { timeoutMs: healthTimeoutMs, intervalMs: healthIntervalMs, unhealthyThreshold: 2, healthyThreshold: 1, serviceName: 'stand-in' },
   };
   return new Cluster(plan, [address], 1, createLogger('breaker-test', 'silent'));
 }
@@ -380,6 +380,55 @@ describe('a host taken back by its health checks', () => {
 });
 
 describe('a host failing its health checks', () => {
+  test('anAnswerOfNotServing_takesItOutAtOnce_whileUnansweredChecksWaitForTheThreshold', async () => {
+    // As Envoy's health checker: unhealthy_threshold (2 here) counts only checks that could not
+    // reach the host; a host that answers NOT_SERVING (a service draining) is out after one.
+    let mode: 'serving' | 'not-serving' | 'silent' = 'serving';
+    let notServingAnswers = 0;
+    let unanswered = 0;
+    const host = await startStandIn((stream, headers) => {
+      stream.on('end', () => {
+        if (headers[':path'] !== '/grpc.health.v1.Health/Check') return;
+        if (mode === 'silent') unanswered++;
+        else {
+          if (mode === 'not-serving') notServingAnswers++;
+          answerHealthCheck(stream, mode === 'serving');
+        }
+      });
+    });
+    const cluster = healthCheckedCluster(host.address, 60_000, 200, 100);
+    const waitForState = async (state: string) => {
+      const until = Date.now() + 5000;
+      while (cluster.hosts[0].state !== state) {
+        if (Date.now() > until) throw new Error(`the host did not become ${state}`);
+        await new Promise((r) => setTimeout(r, 5));
+      }
+    };
+    try {
+      cluster.startHealthChecks();
+      await new Promise((r) => setTimeout(r, 250));
+      expect(cluster.hosts[0].state).toBe('closed');
+      mode = 'not-serving';
+      await waitForState('open');
+      expect(notServingAnswers).toBe(1);
+
+      mode = 'serving';
+      await waitForState('closed');
+      mode = 'silent';
+      // One check times out: still in. The second: out.
+      const until = Date.now() + 5000;
+      while (unanswered < 1 && Date.now() < until) await new Promise((r) => setTimeout(r, 5));
+      await new Promise((r) => setTimeout(r, 150));
+      expect(unanswered).toBe(1);
+      expect(cluster.hosts[0].state).toBe('closed');
+      await waitForState('open');
+      expect(unanswered).toBe(2);
+    } finally {
+      cluster.close();
+      await host.close();
+    }
+  });
+
   test('staysOut_pastBaseEjectionTime_untilItsHealthCheckPasses', async () => {
     // A stand-in host that answers its calls, while its health service says NOT_SERVING
     // (as a service does while it drains) until `serving` is set.

@@ -7,6 +7,12 @@ type HealthClientLike = grpc.Client & {
   check(req: { service: string }, opts: grpc.CallOptions, cb: (err: grpc.ServiceError | null, res: { status: string }) => void): void;
 };
 
+/** What one health check found: see {@link HealthChecker.probe}. */
+export type HealthProbe = 'serving' | 'failed' | 'unreachable';
+
+/** Codes of a check that never reached a health service: the connection (or its absence), or the deadline. */
+const UNREACHABLE_CODES = new Set<grpc.status>([grpc.status.UNAVAILABLE, grpc.status.DEADLINE_EXCEEDED, grpc.status.CANCELLED]);
+
 /**
  * A health-check client for one address that keeps its connection between
  * passing checks, as Envoy's active health checker does. After a failed check
@@ -20,13 +26,23 @@ export class HealthChecker {
   constructor(readonly addr: string) {}
 
   /** Whether `service` is SERVING; false on any error or after `timeoutMs`. */
-  check(service: string, timeoutMs = 1000): Promise<boolean> {
+  async check(service: string, timeoutMs = 1000): Promise<boolean> {
+    return (await this.probe(service, timeoutMs)) === 'serving';
+  }
+
+  /**
+   * Asks whether `service` is SERVING, telling apart, as Envoy's gRPC health checker does, a
+   * host that answered it is not (`failed`: NOT_SERVING, an unknown service, no health service
+   * at all, any status it sent) from one that could not be asked (`unreachable`: no
+   * connection, the connection lost, or no answer within `timeoutMs`).
+   */
+  probe(service: string, timeoutMs = 1000): Promise<HealthProbe> {
     const client = (this.client ??= new HealthClient(this.addr, grpc.credentials.createInsecure()) as unknown as HealthClientLike);
     return new Promise((resolve) => {
       client.check({ service }, { deadline: Date.now() + timeoutMs }, (err, res) => {
-        const ok = !err && res.status === 'SERVING';
-        if (!ok && this.client === client) this.close();
-        resolve(ok);
+        const result: HealthProbe = !err ? (res.status === 'SERVING' ? 'serving' : 'failed') : UNREACHABLE_CODES.has(err.code) ? 'unreachable' : 'failed';
+        if (result !== 'serving' && this.client === client) this.close();
+        resolve(result);
       });
     });
   }

@@ -45,3 +45,30 @@ test('isServing_notServingStatus_isFalse', async () => {
     server.forceShutdown();
   }
 });
+
+test('probe_tellsANotServingAnswer_fromAHostThatCannotBeReached', async () => {
+  // Envoy's health checker counts these differently: see upstream.ts startHealthChecks.
+  const serving = await healthServer(0, 'SERVING');
+  const notServing = await healthServer(0, 'NOT_SERVING');
+  const bare = new grpc.Server(); // no health service at all: UNIMPLEMENTED
+  const barePort = await new Promise<number>((resolve, reject) => bare.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p))));
+  const checkers: HealthChecker[] = [];
+  const probe = (port: number, service = SERVICE, timeoutMs = 1000) => {
+    const c = new HealthChecker(`127.0.0.1:${port}`);
+    checkers.push(c);
+    return c.probe(service, timeoutMs);
+  };
+  try {
+    expect(await probe(serving.port)).toBe('serving');
+    expect(await probe(notServing.port)).toBe('failed');
+    expect(await probe(serving.port, 'test.v1.Unknown')).toBe('failed');
+    expect(await probe(barePort)).toBe('failed');
+    serving.server.forceShutdown();
+    expect(await probe(serving.port)).toBe('unreachable');
+  } finally {
+    for (const c of checkers) c.close();
+    notServing.server.forceShutdown();
+    bare.forceShutdown();
+  }
+});
+

@@ -327,10 +327,14 @@ export class Upstream {
     // One connection for every check of this host, as Envoy keeps one.
     const checker = (this.checker = new HealthChecker(this.address));
     const tick = async () => {
-      const ok = await checker.check(hc.serviceName, hc.timeoutMs);
+      const found = await checker.probe(hc.serviceName, hc.timeoutMs);
       if (this.stopped) return;
+      const ok = found === 'serving';
       this.streak = ok === this.healthy ? 0 : this.streak + 1;
-      if (this.healthy && this.streak >= hc.unhealthyThreshold) {
+      // As Envoy's health checker: only failures to reach the host wait for unhealthy_threshold;
+      // a host that answers it is not serving (a service draining for shutdown says so) is
+      // taken out at once.
+      if (this.healthy && !ok && (found === 'failed' || this.streak >= hc.unhealthyThreshold)) {
         this.healthy = false;
         this.streak = 0;
         this.log.warn({ cluster: this.plan.name, address: this.address }, 'health check failing: opening the circuit');
