@@ -328,6 +328,15 @@ function healthCheckedCluster(address: string, baseEjectionMs: number, healthInt
   return new Cluster(plan, [address], 1, createLogger('breaker-test', 'silent'));
 }
 
+/** Waits up to 5 s for the cluster's only host to reach `state`. */
+async function waitForHostState(cluster: Cluster, state: string): Promise<void> {
+  const until = Date.now() + 5000;
+  while (cluster.hosts[0].state !== state) {
+    if (Date.now() > until) throw new Error(`the host did not become ${state}`);
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
 describe('a host taken back by its health checks', () => {
   test('oneFailureAfterwards_doesNotEjectItAgain', async () => {
     // A stand-in host: its health service always answers SERVING; its calls fail with
@@ -397,13 +406,7 @@ describe('a host failing its health checks', () => {
       });
     });
     const cluster = healthCheckedCluster(host.address, 60_000, 200, 100);
-    const waitForState = async (state: string) => {
-      const until = Date.now() + 5000;
-      while (cluster.hosts[0].state !== state) {
-        if (Date.now() > until) throw new Error(`the host did not become ${state}`);
-        await new Promise((r) => setTimeout(r, 5));
-      }
-    };
+    const waitForState = (state: string) => waitForHostState(cluster, state);
     try {
       cluster.startHealthChecks();
       await new Promise((r) => setTimeout(r, 250));
@@ -447,13 +450,7 @@ describe('a host failing its health checks', () => {
     // An ejection much shorter than the test: the health checks, not the ejection time, decide.
     const cluster = healthCheckedCluster(host.address, 100, 50);
     const send = () => cluster.send({ headers: { ':method': 'POST', ':path': '/test.v1.Service/Method', 'content-type': 'application/grpc', te: 'trailers' }, body: Buffer.from([0, 0, 0, 0, 0]), headersTimeoutMs: 1000, waitMs: 1000 });
-    const waitForState = async (state: string) => {
-      const until = Date.now() + 5000;
-      while (cluster.hosts[0].state !== state) {
-        if (Date.now() > until) throw new Error(`the host did not become ${state}`);
-        await new Promise((r) => setTimeout(r, 10));
-      }
-    };
+    const waitForState = (state: string) => waitForHostState(cluster, state);
     try {
       cluster.startHealthChecks();
       await waitForState('open');
