@@ -100,7 +100,9 @@ export async function startGateway(env?: Record<string, string | undefined>, opt
     metrics: gatewayMetrics,
     log,
   });
-  for (const u of upstreams.values()) u.startHealthChecks();
+  // Cluster warming, as Envoy does it: every host with health checks has had its first before
+  // the gateway takes calls, so a host that is down at start-up never gets one.
+  await Promise.all([...upstreams.values()].map((u) => u.startHealthChecks()));
   const server = await listen(config.GATEWAY_HOST, config.GATEWAY_PORT, plan.listener, gateway.handle, log);
   const metricsServer = await metrics.serve(config.GATEWAY_HOST, config.GATEWAY_METRICS_PORT);
   log.info({ port: server.port, metricsPort: metricsServer.port, upstreams: Object.fromEntries([...upstreams].map(([k, u]) => [k, u.hosts.map((h) => h.address)])) }, 'gateway listening');

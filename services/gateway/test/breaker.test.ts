@@ -1,4 +1,5 @@
 import * as http2 from 'node:http2';
+import * as net from 'node:net';
 import * as grpc from '@grpc/grpc-js';
 import { NodeHttpTransport } from '@improbable-eng/grpc-web-node-http-transport';
 import { grpc as grpcWeb } from '@improbable-eng/grpc-web';
@@ -12,7 +13,7 @@ import { ENVOY_HTTP2_DEFAULTS, type ClusterPlan } from '../src/envoy/plan';
 import { startGateway, type StartedGateway } from '../src/main';
 import { Cluster } from '../src/proxy/upstream';
 import { changedEnvoyConfig, webFailure } from './gateway.fixtures';
-import { startStandIn } from './stand-in';
+import { answerHealthCheck, startStandIn } from './stand-in';
 
 let env: TestEnv;
 let gateway: StartedGateway;
@@ -300,19 +301,12 @@ describe('a cluster of two hosts', () => {
   }, 60_000);
 });
 
-/** Answers a grpc.health.v1 Check: SERVING, or NOT_SERVING (as a service says while it drains). */
-function answerHealthCheck(stream: http2.ServerHttp2Stream, serving: boolean): void {
-  stream.respond({ ':status': 200, 'content-type': 'application/grpc' }, { waitForTrailers: true });
-  stream.once('wantTrailers', () => stream.sendTrailers({ 'grpc-status': '0' }));
-  stream.end(Buffer.from([0, 0, 0, 0, 2, 0x08, serving ? 0x01 : 0x02]));
-}
-
 /**
  * A cluster of one stand-in host, ejected after 5 gateway failures in a row (as envoy.yaml has
  * it) for `baseEjectionMs`, with a health check every `healthIntervalMs`: two failing take the
  * host out, one passing brings it back.
  */
-function healthCheckedCluster(address: string, baseEjectionMs: number, healthIntervalMs: number, healthTimeoutMs = 1000): Cluster {
+function healthCheckedCluster(address: string, baseEjectionMs: number, healthIntervalMs: number, healthTimeoutMs = 1000, healthyThreshold = 1): Cluster {
   const plan: ClusterPlan = {
     name: 'stand-in',
     addresses: [address],
@@ -323,7 +317,7 @@ function healthCheckedCluster(address: string, baseEjectionMs: number, healthInt
     panicThresholdPercent: 0,
     breaker: { maxConnections: 4, maxPendingRequests: 100, maxRequests: 100, maxRetries: 3 },
     outlier: { ejectOn: 'gateway-failures', consecutiveFailures: 5, intervalMs: 10_000, baseEjectionMs, unejectOnHealthCheck: true },
-    health: { timeoutMs: healthTimeoutMs, intervalMs: healthIntervalMs, unhealthyThreshold: 2, healthyThreshold: 1, serviceName: 'stand-in' },
+    health: { timeoutMs: healthTimeoutMs, intervalMs: healthIntervalMs, unhealthyThreshold: 2, healthyThreshold, serviceName: 'stand-in' },
   };
   return new Cluster(plan, [address], 1, createLogger('breaker-test', 'silent'));
 }
@@ -350,7 +344,7 @@ describe('a host taken back by its health checks', () => {
           stream.respond({ ':status': 200, 'content-type': 'application/grpc', 'grpc-status': failing ? '14' : '0' }, { endStream: true });
         }
       });
-    });
+    }, { passHealthChecks: true });
     // An ejection longer than the test, so only a health check ends it.
     const cluster = healthCheckedCluster(host.address, 60_000, 100);
     const call = async () => {
@@ -388,6 +382,68 @@ describe('a host taken back by its health checks', () => {
   });
 });
 
+describe('health checks at start-up, as Envoy warms a cluster', () => {
+  test('aHostIsOutUntilItsFirstCheck_whichRunsAtOnce_andAFirstPassTakesItInWhateverTheThreshold', async () => {
+    // Envoy marks a health-checked host unhealthy until its first check, runs that check at
+    // once, and takes the host in at its first pass (first_check_), healthy_threshold or not.
+    let serving = false;
+    let checks = 0;
+    const host = await startStandIn((stream, headers) => {
+      stream.on('end', () => {
+        if (headers[':path'] !== '/grpc.health.v1.Health/Check') return;
+        checks++;
+        answerHealthCheck(stream, serving);
+      });
+    }, { passHealthChecks: true });
+    // A long interval: only the first check can decide within the test.
+    const failing = healthCheckedCluster(host.address, 60_000, 60_000);
+    let passing: Cluster | undefined;
+    try {
+      const started = Date.now();
+      await failing.startHealthChecks();
+      expect(Date.now() - started).toBeLessThan(1000);
+      expect(checks).toBe(1);
+      // Out from the first failed check, although unhealthy_threshold is 2 and no call failed.
+      expect(failing.hosts[0].state).toBe('open');
+      await expect(failing.send({ headers: { ':method': 'POST', ':path': '/test.v1.Service/Method', 'content-type': 'application/grpc', te: 'trailers' }, body: Buffer.from([0, 0, 0, 0, 0]), headersTimeoutMs: 1000, waitMs: 1000 })).rejects.toMatchObject({ reason: 'UPSTREAM_CIRCUIT_OPEN' });
+
+      serving = true;
+      passing = healthCheckedCluster(host.address, 60_000, 60_000, 1000, 3);
+      const checking = passing.startHealthChecks();
+      // Out while its first check is under way.
+      expect(passing.hosts[0].state).toBe('open');
+      await checking;
+      // In after one pass, although healthy_threshold is 3.
+      expect(passing.hosts[0].state).toBe('closed');
+    } finally {
+      failing.close();
+      passing?.close();
+      await host.close();
+    }
+  });
+
+  test('theGateway_listensOnlyOnceEveryHostHasHadItsFirstCheck_soADownHostNeverGetsACall', async () => {
+    const down = await new Promise<number>((resolve) => {
+      const probe = net.createServer().listen(0, '127.0.0.1', () => {
+        const port = (probe.address() as net.AddressInfo).port;
+        probe.close(() => resolve(port));
+      });
+    });
+    const gw = await startGateway({ ...env.env, GATEWAY_PORT: '0', GATEWAY_METRICS_PORT: '0', COURSE_SERVICE_ADDR: `127.0.0.1:${coursePort},127.0.0.1:${down}`, WEB_DIST_DIR: '/nonexistent' });
+    try {
+      const cluster = gw.upstreams.get('course')!;
+      expect(cluster.hosts.map((h) => h.state)).toEqual(['closed', 'open']);
+      const courses = new CourseServiceClientImpl(new GrpcWebImpl(`http://127.0.0.1:${gw.port}`, { transport: NodeHttpTransport() }));
+      const callers = await Promise.all(Array.from({ length: 5 }, async (_, k) => new grpcWeb.Metadata({ authorization: `Bearer ${await env.signer.sign(`registrar-start-${k}`, 'registrar', 3600)}` })));
+      for (let i = 0; i < 10; i++) await courses.ListTerms({ pageSize: 1 }, callers[i % callers.length]);
+      // Every call went to the live host; the down one was never tried.
+      expect(cluster.hosts[1].breaker.stats.fires).toBe(0);
+    } finally {
+      await gw.stop();
+    }
+  });
+});
+
 describe('a host failing its health checks', () => {
   test('anAnswerOfNotServing_takesItOutAtOnce_whileUnansweredChecksWaitForTheThreshold', async () => {
     // As Envoy's health checker: unhealthy_threshold (2 here) counts only checks that could not
@@ -404,7 +460,7 @@ describe('a host failing its health checks', () => {
           answerHealthCheck(stream, mode === 'serving');
         }
       });
-    });
+    }, { passHealthChecks: true });
     const cluster = healthCheckedCluster(host.address, 60_000, 200, 100);
     const waitForState = (state: string) => waitForHostState(cluster, state);
     try {
@@ -446,7 +502,7 @@ describe('a host failing its health checks', () => {
           stream.respond({ ':status': 200, 'content-type': 'application/grpc', 'grpc-status': '0' }, { endStream: true });
         }
       });
-    });
+    }, { passHealthChecks: true });
     // An ejection much shorter than the test: the health checks, not the ejection time, decide.
     const cluster = healthCheckedCluster(host.address, 100, 50);
     const send = () => cluster.send({ headers: { ':method': 'POST', ':path': '/test.v1.Service/Method', 'content-type': 'application/grpc', te: 'trailers' }, body: Buffer.from([0, 0, 0, 0, 0]), headersTimeoutMs: 1000, waitMs: 1000 });

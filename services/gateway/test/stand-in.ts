@@ -13,8 +13,15 @@ export interface StandIn {
   close(): Promise<void>;
 }
 
-/** Starts a stand-in; `onStream` gets every call, already reading (resumed) and with its errors ignored. */
-export async function startStandIn(onStream: (stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders) => void): Promise<StandIn> {
+const HEALTH_CHECK = '/grpc.health.v1.Health/Check';
+
+/**
+ * Starts a stand-in; `onStream` gets every call, already reading (resumed) and with its errors
+ * ignored. The gateway health-checks its hosts and takes none into rotation before a check
+ * passes, so the stand-in answers health checks itself, SERVING, unless `passHealthChecks`
+ * hands them to `onStream` too.
+ */
+export async function startStandIn(onStream: (stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders) => void, opts: { passHealthChecks?: boolean } = {}): Promise<StandIn> {
   const server = http2.createServer();
   const sessions = new Set<http2.ServerHttp2Session>();
   server.on('session', (s) => {
@@ -24,7 +31,8 @@ export async function startStandIn(onStream: (stream: http2.ServerHttp2Stream, h
   server.on('stream', (stream, headers) => {
     stream.on('error', () => undefined);
     stream.resume();
-    onStream(stream, headers);
+    if (headers[':path'] === HEALTH_CHECK && !opts.passHealthChecks) answerHealthCheck(stream, true);
+    else onStream(stream, headers);
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   return {
@@ -35,4 +43,11 @@ export async function startStandIn(onStream: (stream: http2.ServerHttp2Stream, h
       await new Promise<void>((resolve) => server.close(() => resolve()));
     },
   };
+}
+
+/** Answers a grpc.health.v1 Check: SERVING, or NOT_SERVING (as a service says while it drains). */
+export function answerHealthCheck(stream: http2.ServerHttp2Stream, serving: boolean): void {
+  stream.respond({ ':status': 200, 'content-type': 'application/grpc' }, { waitForTrailers: true });
+  stream.once('wantTrailers', () => stream.sendTrailers({ 'grpc-status': '0' }));
+  stream.end(Buffer.from([0, 0, 0, 0, 2, 0x08, serving ? 0x01 : 0x02]));
 }

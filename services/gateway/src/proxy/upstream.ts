@@ -320,16 +320,37 @@ export class Upstream {
     return this.out ? 'open' : this.breaker.halfOpen ? 'half-open' : 'closed';
   }
 
-  /** Starts active health checks, if envoy.yaml configures them. */
-  startHealthChecks(): void {
+  /**
+   * Starts active health checks, if envoy.yaml configures them, as Envoy starts them: the host
+   * is out of rotation until its first check, which runs at once; a first check that passes
+   * takes it in whatever healthy_threshold says (Envoy's first_check_), one that fails leaves
+   * it out. Resolves once that first check has its result.
+   */
+  startHealthChecks(): Promise<void> {
     const hc = this.plan.health;
-    if (!hc) return;
+    if (!hc) return Promise.resolve();
     // One connection for every check of this host, as Envoy keeps one.
     const checker = (this.checker = new HealthChecker(this.address));
+    this.healthy = false;
+    let first = true;
+    let firstDone!: () => void;
+    const firstChecked = new Promise<void>((resolve) => (firstDone = resolve));
     const tick = async () => {
       const found = await checker.probe(hc.serviceName, hc.timeoutMs);
-      if (this.stopped) return;
+      if (this.stopped) return firstDone();
       const ok = found === 'serving';
+      if (first) {
+        first = false;
+        firstDone();
+        if (ok) {
+          this.healthy = true;
+        } else {
+          this.log.warn({ cluster: this.plan.name, address: this.address, found }, 'first health check failing: the host stays out of rotation');
+        }
+        this.healthTimer = setTimeout(tick, hc.intervalMs);
+        this.healthTimer.unref();
+        return;
+      }
       this.streak = ok === this.healthy ? 0 : this.streak + 1;
       // As Envoy's health checker: only failures to reach the host wait for unhealthy_threshold;
       // a host that answers it is not serving (a service draining for shutdown says so) is
@@ -353,8 +374,8 @@ export class Upstream {
       this.healthTimer = setTimeout(tick, hc.intervalMs);
       this.healthTimer.unref();
     };
-    this.healthTimer = setTimeout(tick, hc.intervalMs);
-    this.healthTimer.unref();
+    void tick();
+    return firstChecked;
   }
 
   /**
@@ -708,8 +729,9 @@ export class Cluster {
     return this.active;
   }
 
-  startHealthChecks(): void {
-    for (const h of this.hosts) h.startHealthChecks();
+  /** Starts every host's health checks (see {@link Upstream.startHealthChecks}); resolves once each host has had its first. */
+  async startHealthChecks(): Promise<void> {
+    await Promise.all(this.hosts.map((h) => h.startHealthChecks()));
   }
 
   /**
