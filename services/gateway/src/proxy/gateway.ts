@@ -69,7 +69,6 @@ const HTTP_STATUS_FOR: Partial<Record<status, number>> = {
   [status.DEADLINE_EXCEEDED]: 504,
 };
 
-/** The status of a call whose caller left before its answer: nothing more is done or sent for it. */
 /** `work`, or DEADLINE_EXCEEDED if the call's `deadline` (ms since the epoch) passes first. */
 function beforeDeadline<T>(work: Promise<T>, deadline: number): Promise<T> {
   return new Promise((resolve, reject) => {
@@ -87,6 +86,7 @@ function beforeDeadline<T>(work: Promise<T>, deadline: number): Promise<T> {
   });
 }
 
+/** The status of a call whose caller left before its answer: nothing more is done or sent for it. */
 function callerGone(): AppError {
   return new AppError(status.CANCELLED, 'CANCELLED', 'the caller went away');
 }
