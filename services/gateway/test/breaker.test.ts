@@ -317,7 +317,22 @@ function healthCheckedCluster(address: string, baseEjectionMs: number, healthInt
     panicThresholdPercent: 0,
     breaker: { maxConnections: 4, maxPendingRequests: 100, maxRequests: 100, maxRetries: 3 },
     outlier: { ejectOn: 'gateway-failures', consecutiveFailures: 5, intervalMs: 10_000, baseEjectionMs, unejectOnHealthCheck: true },
-    health: { timeoutMs: healthTimeoutMs, intervalMs: healthIntervalMs, unhealthyThreshold: 2, healthyThreshold, serviceName: 'stand-in' },
+    health: {
+      timeoutMs: healthTimeoutMs,
+      intervalMs: healthIntervalMs,
+      unhealthyThreshold: 2,
+      healthyThreshold,
+      serviceName: 'stand-in',
+      // These stand-ins rarely carry calls: every interval is the same one.
+      noTrafficIntervalMs: healthIntervalMs,
+      noTrafficHealthyIntervalMs: healthIntervalMs,
+      unhealthyIntervalMs: healthIntervalMs,
+      unhealthyEdgeIntervalMs: healthIntervalMs,
+      healthyEdgeIntervalMs: healthIntervalMs,
+      intervalJitterMs: 0,
+      intervalJitterPercent: 0,
+      initialJitterMs: 0,
+    },
   };
   return new Cluster(plan, [address], 1, createLogger('breaker-test', 'silent'));
 }
@@ -418,6 +433,43 @@ describe('health checks at start-up, as Envoy warms a cluster', () => {
     } finally {
       failing.close();
       passing?.close();
+      await host.close();
+    }
+  });
+
+  test('untilTheClusterCarriesACall_checksRunAtNoTrafficInterval_thenAtInterval', async () => {
+    // As Envoy: a cluster that has never opened a connection for a call is checked at
+    // no_traffic_interval; once it has, at interval.
+    let checks = 0;
+    const host = await startStandIn((stream, headers) => {
+      stream.on('end', () => {
+        if (headers[':path'] === '/grpc.health.v1.Health/Check') {
+          checks++;
+          answerHealthCheck(stream, true);
+        } else {
+          stream.respond({ ':status': 200, 'content-type': 'application/grpc', 'grpc-status': '0' }, { endStream: true });
+        }
+      });
+    }, { passHealthChecks: true });
+    const base = healthCheckedCluster(host.address, 60_000, 50);
+    const cluster = new Cluster({ ...base.plan, health: { ...base.plan.health!, noTrafficIntervalMs: 600, noTrafficHealthyIntervalMs: 600 } }, [host.address], 1, createLogger('breaker-test', 'silent'));
+    base.close();
+    try {
+      await cluster.startHealthChecks();
+      await new Promise((r) => setTimeout(r, 300));
+      // Only the first check: the next waits no_traffic_interval.
+      expect(checks).toBe(1);
+      const res = await cluster.send({ headers: { ':method': 'POST', ':path': '/test.v1.Service/Method', 'content-type': 'application/grpc', te: 'trailers' }, body: Buffer.from([0, 0, 0, 0, 0]), headersTimeoutMs: 1000, waitMs: 1000 });
+      res.stream.resume();
+      res.release();
+      // The check already scheduled keeps its time; after it, every 50 ms.
+      const until = Date.now() + 3000;
+      while (checks < 2 && Date.now() < until) await new Promise((r) => setTimeout(r, 5));
+      const at = checks;
+      await new Promise((r) => setTimeout(r, 400));
+      expect(checks - at).toBeGreaterThanOrEqual(4);
+    } finally {
+      cluster.close();
       await host.close();
     }
   });

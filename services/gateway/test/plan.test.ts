@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { parse } from 'yaml';
-import { buildGatewayPlan, readGatewayPlan, streamDurationMs } from '../src/envoy/plan';
+import { buildGatewayPlan, healthCheckIntervalMs, readGatewayPlan, streamDurationMs, type HealthCheckPlan } from '../src/envoy/plan';
 import { matchRoute } from '../src/proxy/gateway';
 
 const ENVOY = 'envoy/envoy.yaml';
@@ -141,6 +141,73 @@ test('plan_healthyPanicThreshold_isEnvoys50WhereTheFileIsSilent_andOtherLbSettin
   expect(plan.clusters.get(clusters[0].name)!.panicThresholdPercent).toBe(50);
   expect(plan.clusters.get(clusters[1].name)!.panicThresholdPercent).toBe(25.5);
   expect(plan.unsupported).toContain('static_resources.clusters[2].common_lb_config.zone_aware_lb_config');
+});
+
+test('plan_healthChecks_takeEnvoysIntervalsAndDefaults', () => {
+  const { envoy, limits } = load();
+  const clusters = envoy.static_resources.clusters;
+  const withChecks = clusters.filter((c: { health_checks?: unknown[] }) => c.health_checks).map((c: { name: string }) => c.name);
+  const first = clusters.find((c: { name: string }) => c.name === withChecks[0]);
+  const second = clusters.find((c: { name: string }) => c.name === withChecks[1]);
+  // Envoy's defaults where the file is silent.
+  delete first.health_checks[0].no_traffic_interval;
+  Object.assign(second.health_checks[0], { unhealthy_interval: '2s', healthy_edge_interval: '0.5s', interval_jitter: '0.1s', interval_jitter_percent: 10, initial_jitter: '0.2s', no_traffic_healthy_interval: '30s' });
+  const plan = buildGatewayPlan(envoy, limits);
+  expect(plan.clusters.get(withChecks[0])!.health).toMatchObject({
+    intervalMs: 5000,
+    noTrafficIntervalMs: 60_000,
+    noTrafficHealthyIntervalMs: 60_000,
+    unhealthyIntervalMs: 5000,
+    unhealthyEdgeIntervalMs: 5000,
+    healthyEdgeIntervalMs: 5000,
+    intervalJitterMs: 0,
+    intervalJitterPercent: 0,
+    initialJitterMs: 0,
+  });
+  expect(plan.clusters.get(withChecks[1])!.health).toMatchObject({
+    noTrafficIntervalMs: 5000,
+    noTrafficHealthyIntervalMs: 30_000,
+    unhealthyIntervalMs: 2000,
+    // unhealthy_edge_interval defaults to unhealthy_interval.
+    unhealthyEdgeIntervalMs: 2000,
+    healthyEdgeIntervalMs: 500,
+    intervalJitterMs: 100,
+    intervalJitterPercent: 10,
+    initialJitterMs: 200,
+  });
+  expect(plan.unsupported.filter((u) => u.includes('health_checks'))).toEqual([]);
+});
+
+test('healthCheckInterval_followsEnvoysChoice', () => {
+  const hc: HealthCheckPlan = {
+    timeoutMs: 1000,
+    intervalMs: 5000,
+    unhealthyThreshold: 2,
+    healthyThreshold: 3,
+    serviceName: '',
+    noTrafficIntervalMs: 60_000,
+    noTrafficHealthyIntervalMs: 90_000,
+    unhealthyIntervalMs: 7000,
+    unhealthyEdgeIntervalMs: 1000,
+    healthyEdgeIntervalMs: 2000,
+    intervalJitterMs: 0,
+    intervalJitterPercent: 0,
+    initialJitterMs: 0,
+  };
+  const none = () => 0;
+  // No call carried yet: the no-traffic intervals, by the host's state.
+  expect(healthCheckIntervalMs(hc, false, false, false, none)).toBe(60_000);
+  expect(healthCheckIntervalMs(hc, false, true, true, none)).toBe(90_000);
+  // With traffic: passed and in, interval; passed but still out (short of healthy_threshold),
+  // healthy_edge_interval; failed but still in, unhealthy_edge_interval; failed and out, unhealthy_interval.
+  expect(healthCheckIntervalMs(hc, true, true, true, none)).toBe(5000);
+  expect(healthCheckIntervalMs(hc, true, true, false, none)).toBe(2000);
+  expect(healthCheckIntervalMs(hc, true, false, true, none)).toBe(1000);
+  expect(healthCheckIntervalMs(hc, true, false, false, none)).toBe(7000);
+  // Jitter: up to interval_jitter_percent of the base plus up to interval_jitter.
+  const jittered = { ...hc, intervalJitterMs: 100, intervalJitterPercent: 10 };
+  expect(healthCheckIntervalMs(jittered, true, true, true, none)).toBe(5000);
+  expect(healthCheckIntervalMs(jittered, true, true, true, () => 0.5)).toBe(5000 + 250 + 50);
 });
 
 test('plan_outlierDetection_ejectsOnWhatEnvoyEnforces', () => {

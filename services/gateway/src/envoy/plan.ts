@@ -184,7 +184,48 @@ export interface ClusterPlan {
    * ejected host back (Envoy's default).
    */
   outlier?: { ejectOn: OutlierCount; consecutiveFailures: number; intervalMs: number; baseEjectionMs: number; unejectOnHealthCheck: boolean };
-  health?: { timeoutMs: number; intervalMs: number; unhealthyThreshold: number; healthyThreshold: number; serviceName: string };
+  health?: HealthCheckPlan;
+}
+
+/** A cluster's active gRPC health check (its first `health_checks` entry), with Envoy's defaults filled in. */
+export interface HealthCheckPlan {
+  timeoutMs: number;
+  intervalMs: number;
+  unhealthyThreshold: number;
+  healthyThreshold: number;
+  serviceName: string;
+  /** no_traffic_interval: between checks until the cluster has opened a connection for a call (Envoy's 60 s). */
+  noTrafficIntervalMs: number;
+  /** no_traffic_healthy_interval: the same, for a host that passes its checks (no_traffic_interval by default). */
+  noTrafficHealthyIntervalMs: number;
+  /** unhealthy_interval: after a failed check of a host that is out (interval by default). */
+  unhealthyIntervalMs: number;
+  /** unhealthy_edge_interval: after a failed check of a host still in, short of unhealthy_threshold (unhealthy_interval by default). */
+  unhealthyEdgeIntervalMs: number;
+  /** healthy_edge_interval: after a passed check of a host still out, short of healthy_threshold (interval by default). */
+  healthyEdgeIntervalMs: number;
+  /** interval_jitter and interval_jitter_percent: a random part added to every wait. */
+  intervalJitterMs: number;
+  intervalJitterPercent: number;
+  /** initial_jitter: the first check waits a random part of this. */
+  initialJitterMs: number;
+}
+
+/**
+ * How long after a check the next one runs, as Envoy's HealthCheckerImplBase::interval works
+ * it out: the no-traffic intervals until the cluster has carried a call; otherwise by the
+ * check's result, with the edge intervals while a change of state waits for its threshold;
+ * plus jitter. `passed`: this check's result; `healthy`: the host's state after it.
+ */
+export function healthCheckIntervalMs(hc: HealthCheckPlan, hadTraffic: boolean, passed: boolean, healthy: boolean, random: () => number = Math.random): number {
+  let base: number;
+  if (!hadTraffic) base = healthy ? hc.noTrafficHealthyIntervalMs : hc.noTrafficIntervalMs;
+  else if (passed) base = healthy ? hc.intervalMs : hc.healthyEdgeIntervalMs;
+  else base = healthy ? hc.unhealthyEdgeIntervalMs : hc.unhealthyIntervalMs;
+  const percent = Math.floor((hc.intervalJitterPercent * base) / 100);
+  if (percent > 0) base += Math.floor(random() * percent);
+  if (hc.intervalJitterMs > 0) base += Math.floor(random() * hc.intervalJitterMs);
+  return Math.max(1, base);
 }
 
 /**
@@ -646,14 +687,40 @@ function readCluster(r: Reader, value: unknown, where: string): ClusterPlan {
   const checks = r.list(c.health_checks, `${where}.health_checks`);
   if (checks.length > 0) {
     const hw = `${where}.health_checks[0]`;
-    const hc = r.obj(checks[0], hw, ['timeout', 'interval', 'unhealthy_threshold', 'healthy_threshold', 'grpc_health_check']);
+    const hc = r.obj(checks[0], hw, [
+      'timeout',
+      'interval',
+      'unhealthy_threshold',
+      'healthy_threshold',
+      'grpc_health_check',
+      'no_traffic_interval',
+      'no_traffic_healthy_interval',
+      'unhealthy_interval',
+      'unhealthy_edge_interval',
+      'healthy_edge_interval',
+      'interval_jitter',
+      'interval_jitter_percent',
+      'initial_jitter',
+    ]);
     const grpcCheck = r.obj(hc.grpc_health_check, `${hw}.grpc_health_check`, ['service_name']);
+    const optionalMs = (key: string, fallback: number) => (hc[key] === undefined ? fallback : durationMs(hc[key], `${hw}.${key}`));
+    const intervalMs = durationMs(hc.interval, `${hw}.interval`);
+    const noTrafficIntervalMs = optionalMs('no_traffic_interval', 60_000);
+    const unhealthyIntervalMs = optionalMs('unhealthy_interval', intervalMs);
     plan.health = {
       timeoutMs: durationMs(hc.timeout, `${hw}.timeout`),
-      intervalMs: durationMs(hc.interval, `${hw}.interval`),
+      intervalMs,
       unhealthyThreshold: num(hc.unhealthy_threshold, 1),
       healthyThreshold: num(hc.healthy_threshold, 1),
       serviceName: String(grpcCheck.service_name ?? ''),
+      noTrafficIntervalMs,
+      noTrafficHealthyIntervalMs: optionalMs('no_traffic_healthy_interval', noTrafficIntervalMs),
+      unhealthyIntervalMs,
+      unhealthyEdgeIntervalMs: optionalMs('unhealthy_edge_interval', unhealthyIntervalMs),
+      healthyEdgeIntervalMs: optionalMs('healthy_edge_interval', intervalMs),
+      intervalJitterMs: optionalMs('interval_jitter', 0),
+      intervalJitterPercent: num(hc.interval_jitter_percent, 0),
+      initialJitterMs: optionalMs('initial_jitter', 0),
     };
   }
   return plan;

@@ -2,7 +2,7 @@ import * as http2 from 'node:http2';
 import CircuitBreaker from 'opossum';
 import { HealthChecker } from '../../../shared/src/health';
 import type { Logger } from '../../../shared/src/logger';
-import { ENVOY_HTTP2_DEFAULTS, type ClusterPlan, type Http2Options, type OutlierCount } from '../envoy/plan';
+import { ENVOY_HTTP2_DEFAULTS, healthCheckIntervalMs, type ClusterPlan, type Http2Options, type OutlierCount } from '../envoy/plan';
 
 /** What the upstream answered with: its headers and the stream its body and trailers arrive on. */
 export interface UpstreamResponse {
@@ -160,6 +160,8 @@ export class ClusterResources {
   requests = 0;
   pending = 0;
   connections = 0;
+  /** The cluster has opened a connection for calls (Envoy's upstream_cx_total in use): health checks leave their no-traffic intervals. */
+  hadTraffic = false;
   /** The cluster's hosts: when a connection closes, one whose calls wait for max_connections may open another. */
   readonly hosts: Upstream[] = [];
 
@@ -322,9 +324,10 @@ export class Upstream {
 
   /**
    * Starts active health checks, if envoy.yaml configures them, as Envoy starts them: the host
-   * is out of rotation until its first check, which runs at once; a first check that passes
-   * takes it in whatever healthy_threshold says (Envoy's first_check_), one that fails leaves
-   * it out. Resolves once that first check has its result.
+   * is out of rotation until its first check, which runs at once (or within initial_jitter); a
+   * first check that passes takes it in whatever healthy_threshold says (Envoy's first_check_),
+   * one that fails leaves it out. Resolves once that first check has its result. Later checks
+   * follow {@link healthCheckIntervalMs}.
    */
   startHealthChecks(): Promise<void> {
     const hc = this.plan.health;
@@ -347,8 +350,7 @@ export class Upstream {
         } else {
           this.log.warn({ cluster: this.plan.name, address: this.address, found }, 'first health check failing: the host stays out of rotation');
         }
-        this.healthTimer = setTimeout(tick, hc.intervalMs);
-        this.healthTimer.unref();
+        next(ok);
         return;
       }
       this.streak = ok === this.healthy ? 0 : this.streak + 1;
@@ -371,10 +373,18 @@ export class Upstream {
         this.log.info({ cluster: this.plan.name, address: this.address }, 'health check passing: taking the ejected host back');
         this.breaker.close();
       }
-      this.healthTimer = setTimeout(tick, hc.intervalMs);
+      next(ok);
+    };
+    const next = (passed: boolean) => {
+      this.healthTimer = setTimeout(tick, healthCheckIntervalMs(hc, this.resources.hadTraffic, passed, this.healthy));
       this.healthTimer.unref();
     };
-    void tick();
+    if (hc.initialJitterMs > 0) {
+      this.healthTimer = setTimeout(tick, Math.max(1, Math.floor(Math.random() * hc.initialJitterMs)));
+      this.healthTimer.unref();
+    } else {
+      void tick();
+    }
     return firstChecked;
   }
 
@@ -566,6 +576,7 @@ export class Upstream {
     // The cluster's http2_protocol_options windows (Envoy's 256 MiB where envoy.yaml is silent).
     const session = http2.connect(`http://${this.address}`, { settings: { enablePush: false, initialWindowSize: this.h2.initialStreamWindowSize } });
     this.resources.connections++;
+    this.resources.hadTraffic = true;
     this.idleSince[i] = performance.now();
     const connectTimer = setTimeout(() => {
       if (!session.connecting) return;
