@@ -130,6 +130,19 @@ function oneStreamConfig(): { file: string; remove(): void } {
   });
 }
 
+/** envoy.yaml with the route called `name` changed by `edit` (its `route` action). */
+function changedRoute(name: string, edit: (route: Record<string, unknown>) => void): { file: string; remove(): void } {
+  interface RouteDoc {
+    name: string;
+    route: Record<string, unknown>;
+  }
+  return changedEnvoyConfig((yaml) => {
+    const doc = parse(yaml) as { static_resources: { listeners: Array<{ filter_chains: Array<{ filters: Array<{ typed_config: { route_config: { virtual_hosts: Array<{ routes: RouteDoc[] }> } } }> }> }> } };
+    edit(doc.static_resources.listeners[0].filter_chains[0].filters[0].typed_config.route_config.virtual_hosts[0].routes.find((r) => r.name === name)!.route);
+    return stringify(doc);
+  });
+}
+
 interface OneStreamBusy {
   gw: StartedGateway;
   registration: Cluster;
@@ -210,11 +223,8 @@ test('aBodyThatStopsComing_onARouteWithoutADeadline_endsAtTheIdleTimeout', async
   // The streams' route has no deadline without grpc-timeout; its idle_timeout (an hour in
   // envoy.yaml, 0.2 s here) still ends a call whose request body stops coming, as Envoy's
   // stream idle timer does.
-  const config = changedEnvoyConfig((yaml) => {
-    const doc = parse(yaml) as { static_resources: { listeners: Array<{ filter_chains: Array<{ filters: Array<{ typed_config: { route_config: { virtual_hosts: Array<{ routes: Array<{ name: string; route: { idle_timeout?: string } }> }> } } }> }> }> } };
-    const routes = doc.static_resources.listeners[0].filter_chains[0].filters[0].typed_config.route_config.virtual_hosts[0].routes;
-    routes.find((r) => r.name === 'registration-streams')!.route.idle_timeout = '0.2s';
-    return stringify(doc);
+  const config = changedRoute('registration-streams', (route) => {
+    route.idle_timeout = '0.2s';
   });
   const gw = await gateway({ ENVOY_CONFIG_FILE: config.file });
   const session = await connect(gw.port);
@@ -282,11 +292,8 @@ test('aCallersShortDeadline_endsTheCallWithDeadlineExceeded_butNeverEjectsTheHos
 });
 
 test('maxStreamDuration_boundsACallWithoutGrpcTimeout_andIsNotCountedAgainstTheHost', async () => {
-  const config = changedEnvoyConfig((yaml) => {
-    const doc = parse(yaml) as { static_resources: { listeners: Array<{ filter_chains: Array<{ filters: Array<{ typed_config: { route_config: { virtual_hosts: Array<{ routes: Array<{ name: string; route: { max_stream_duration: Record<string, string> } }> }> } } }> }> }> } };
-    const routes = doc.static_resources.listeners[0].filter_chains[0].filters[0].typed_config.route_config.virtual_hosts[0].routes;
-    routes.find((r) => r.name === 'registration')!.route.max_stream_duration.max_stream_duration = '0.15s';
-    return stringify(doc);
+  const config = changedRoute('registration', (route) => {
+    (route.max_stream_duration as Record<string, string>).max_stream_duration = '0.15s';
   });
   const gw = await gateway({ ENVOY_CONFIG_FILE: config.file });
   const session = await connect(gw.port);
