@@ -316,7 +316,7 @@ function healthCheckedCluster(address: string, baseEjectionMs: number, healthInt
     connectTimeoutMs: 1000,
     panicThresholdPercent: 0,
     breaker: { maxConnections: 4, maxPendingRequests: 100, maxRequests: 100, maxRetries: 3 },
-    outlier: { ejectOn: 'gateway-failures', consecutiveFailures: 5, intervalMs: 10_000, baseEjectionMs, unejectOnHealthCheck: true },
+    outlier: { ejectOn: 'gateway-failures', consecutiveFailures: 5, intervalMs: 10_000, baseEjectionMs, maxEjectionMs: 300_000, maxEjectionJitterMs: 0, unejectOnHealthCheck: true },
     health: {
       timeoutMs: healthTimeoutMs,
       intervalMs: healthIntervalMs,

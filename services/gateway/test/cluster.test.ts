@@ -182,7 +182,7 @@ describe('outlier detection', () => {
   });
   afterAll(() => failing.close());
 
-  const outlier = (ejectOn: 'all-5xx' | 'gateway-failures') => ({ ejectOn, consecutiveFailures: 5, intervalMs: 10_000, baseEjectionMs: 60_000, unejectOnHealthCheck: true });
+  const outlier = (ejectOn: 'all-5xx' | 'gateway-failures') => ({ ejectOn, consecutiveFailures: 5, intervalMs: 10_000, baseEjectionMs: 60_000, maxEjectionMs: 300_000, maxEjectionJitterMs: 0, unejectOnHealthCheck: true });
 
   /** Sends `n` calls; the grpc-status each caller got, or the reason it was refused. */
   async function outcomes(c: Cluster, n: number): Promise<string[]> {
@@ -199,6 +199,46 @@ describe('outlier detection', () => {
     }
     return seen;
   }
+
+  test('eachEjection_lastsLonger_upToMaxEjectionTime_andShrinksAgainWhileTheHostStaysIn', async () => {
+    // Envoy's eject_time_backoff: base_ejection_time × the number of ejections, capped at
+    // max_ejection_time; one less for every outlier interval the host stays in afterwards.
+    // A failed trial call of a half-open breaker is the host's next ejection.
+    grpcStatus = '14';
+    const c = cluster('ROUND_ROBIN', [failing.address], undefined, {
+      outlier: { ejectOn: 'gateway-failures', consecutiveFailures: 1, intervalMs: 300, baseEjectionMs: 200, maxEjectionMs: 700, maxEjectionJitterMs: 0, unejectOnHealthCheck: true },
+    });
+    const breaker = c.hosts[0].breaker;
+    /** How long the host stays ejected after one more failed call (until opossum lets a trial call through). */
+    const ejection = async (): Promise<number> => {
+      const opened = new Promise<number>((resolve) => breaker.once('open', () => resolve(performance.now())));
+      const halfOpen = new Promise<number>((resolve) => breaker.once('halfOpen', () => resolve(performance.now())));
+      expect(await outcomes(c, 1)).toEqual(['unavailable']);
+      const from = await opened;
+      return Math.round((await halfOpen) - from);
+    };
+    // A length within timer slack of `expected` reads as `expected`; any other shows as measured.
+    const about = (ms: number, expected: number) => (ms >= expected - 5 && ms < expected + 60 ? expected : ms);
+    // 200, 400, 600, then capped at 700.
+    const lengths = [await ejection(), await ejection(), await ejection(), await ejection()];
+    expect(lengths.map((ms, i) => about(ms, [200, 400, 600, 700][i]))).toEqual([200, 400, 600, 700]);
+
+    // The host recovers: the trial call succeeds and it is back in.
+    grpcStatus = '0';
+    expect(await outcomes(c, 1)).toEqual(['0']);
+    expect(c.hosts[0].state).toBe('closed');
+    // Two outlier intervals in, the back-off (4) is down to 2: the next ejection is the third
+    // step, 600 ms (without the shrinking it would be the fifth, capped at 700).
+    await new Promise((r) => setTimeout(r, 650));
+    grpcStatus = '14';
+    expect(about(await ejection(), 600)).toBe(600);
+    grpcStatus = '0';
+    expect(await outcomes(c, 1)).toEqual(['0']);
+    // Long after, one base_ejection_time again.
+    await new Promise((r) => setTimeout(r, 1000));
+    grpcStatus = '14';
+    expect(about(await ejection(), 200)).toBe(200);
+  }, 15_000);
 
   test('gatewayFailuresOnly_internalAnswersDoNotEject_butDeadlineExceededOnesDo', async () => {
     grpcStatus = '13';

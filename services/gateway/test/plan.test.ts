@@ -215,8 +215,8 @@ test('plan_outlierDetection_ejectsOnWhatEnvoyEnforces', () => {
   const clusters = envoy.static_resources.clusters;
   // Envoy's defaults: consecutive_5xx enforced, gateway failures not.
   clusters[0].outlier_detection = { consecutive_5xx: 7, consecutive_gateway_failure: 3 };
-  clusters[1].outlier_detection = { enforcing_consecutive_5xx: 0 };
-  clusters[2].outlier_detection = { consecutive_5xx: 7, consecutive_gateway_failure: 3, enforcing_consecutive_gateway_failure: 100 };
+  clusters[1].outlier_detection = { enforcing_consecutive_5xx: 0, base_ejection_time: '400s' };
+  clusters[2].outlier_detection = { consecutive_5xx: 7, consecutive_gateway_failure: 3, enforcing_consecutive_gateway_failure: 100, max_ejection_time: '60s', max_ejection_time_jitter: '1s' };
   clusters[3].outlier_detection = { enforcing_consecutive_5xx: 50, max_ejection_percent: 100 };
   const plan = buildGatewayPlan(envoy, limits);
   const outlier = (i: number) => plan.clusters.get(clusters[i].name)!.outlier;
@@ -225,6 +225,11 @@ test('plan_outlierDetection_ejectsOnWhatEnvoyEnforces', () => {
   // Both enforced: the lower threshold, counting every 5xx.
   expect(outlier(2)).toMatchObject({ ejectOn: 'all-5xx', consecutiveFailures: 3 });
   expect(outlier(3)).toMatchObject({ ejectOn: 'all-5xx' });
+  // max_ejection_time: Envoy's 300 s, or base_ejection_time where that is longer; no jitter unless set.
+  expect(outlier(0)).toMatchObject({ baseEjectionMs: 30_000, maxEjectionMs: 300_000, maxEjectionJitterMs: 0 });
+  expect(outlier(1)).toMatchObject({ baseEjectionMs: 400_000, maxEjectionMs: 400_000 });
+  expect(outlier(2)).toMatchObject({ maxEjectionMs: 60_000, maxEjectionJitterMs: 1000 });
+  expect(plan.unsupported.filter((u) => u.includes('max_ejection_time'))).toEqual([]);
   expect(plan.unsupported).toContain('static_resources.clusters[3].outlier_detection.enforcing_consecutive_5xx 50 (the gateway ejects on every detection or on none: 100 or 0)');
   // Envoy ejects at most max_ejection_percent of the hosts (10% unless set); the gateway only does as 100.
   expect(plan.unsupported).toContain("static_resources.clusters[0].outlier_detection.max_ejection_percent 10 (Envoy's default) (the gateway may eject every host: 100)");

@@ -183,7 +183,17 @@ export interface ClusterPlan {
    * the enforced threshold. unejectOnHealthCheck: a passing active health check takes an
    * ejected host back (Envoy's default).
    */
-  outlier?: { ejectOn: OutlierCount; consecutiveFailures: number; intervalMs: number; baseEjectionMs: number; unejectOnHealthCheck: boolean };
+  outlier?: {
+    ejectOn: OutlierCount;
+    consecutiveFailures: number;
+    intervalMs: number;
+    baseEjectionMs: number;
+    /** max_ejection_time: the longest an ejection lasts, however often the host was ejected (Envoy's 300 s, or base_ejection_time if longer). */
+    maxEjectionMs: number;
+    /** max_ejection_time_jitter: a random part, up to this, added to each ejection. */
+    maxEjectionJitterMs: number;
+    unejectOnHealthCheck: boolean;
+  };
   health?: HealthCheckPlan;
 }
 
@@ -659,6 +669,8 @@ function readCluster(r: Reader, value: unknown, where: string): ClusterPlan {
       'enforcing_consecutive_gateway_failure',
       'interval',
       'base_ejection_time',
+      'max_ejection_time',
+      'max_ejection_time_jitter',
       'max_ejection_percent',
       'successful_active_health_check_uneject_host',
     ]);
@@ -676,11 +688,14 @@ function readCluster(r: Reader, value: unknown, where: string): ClusterPlan {
     const gateway = enforcing('enforcing_consecutive_gateway_failure', 0);
     const c5xx = num(od.consecutive_5xx, 5);
     const cGateway = num(od.consecutive_gateway_failure, 5);
+    const baseEjectionMs = od.base_ejection_time === undefined ? 30_000 : durationMs(od.base_ejection_time, `${ow}.base_ejection_time`);
     plan.outlier = {
       ejectOn: all5xx ? 'all-5xx' : gateway ? 'gateway-failures' : 'nothing',
       consecutiveFailures: all5xx ? (gateway ? Math.min(c5xx, cGateway) : c5xx) : cGateway,
       intervalMs: od.interval === undefined ? 10_000 : durationMs(od.interval, `${ow}.interval`),
-      baseEjectionMs: od.base_ejection_time === undefined ? 30_000 : durationMs(od.base_ejection_time, `${ow}.base_ejection_time`),
+      baseEjectionMs,
+      maxEjectionMs: od.max_ejection_time === undefined ? Math.max(300_000, baseEjectionMs) : durationMs(od.max_ejection_time, `${ow}.max_ejection_time`),
+      maxEjectionJitterMs: od.max_ejection_time_jitter === undefined ? 0 : durationMs(od.max_ejection_time_jitter, `${ow}.max_ejection_time_jitter`),
       unejectOnHealthCheck: od.successful_active_health_check_uneject_host !== false,
     };
   }

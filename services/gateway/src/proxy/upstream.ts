@@ -221,6 +221,18 @@ export class Upstream {
   private readonly ejectOn: OutlierCount;
   /** Counted failures in a row since the last answer that did not count. */
   private consecutive = 0;
+  /**
+   * Envoy's eject_time_backoff: the next ejection lasts this many base_ejection_times (up to
+   * max_ejection_time). It grows with each ejection and shrinks by one for each outlier
+   * `interval` the host then stays in.
+   */
+  private ejectionBackoff = 0;
+  /** When the host was last taken back (performance.now()), for the shrinking; 0 while it is out. */
+  private takenBackAt = 0;
+  /** The back-off before a half-open trial call, which is counted as a further ejection in advance and undone if the trial does not fail. */
+  private backoffBeforeTrial?: number;
+  /** Set while a failing health check (not outlier detection) opens the breaker: that is no ejection. */
+  private openingForHealth = false;
 
   constructor(
     readonly plan: ClusterPlan,
@@ -270,20 +282,75 @@ export class Upstream {
         if (!(result instanceof UpstreamCancelled)) this.consecutive = 0;
       });
       this.breaker.on('failure', () => {
-        if (++this.consecutive >= threshold && this.breaker.closed) this.breaker.open();
+        if (++this.consecutive >= threshold && this.breaker.closed) {
+          // opossum reads resetTimeout when it opens: set this ejection's length first.
+          this.setEjectionMs(this.nextEjectionMs());
+          this.breaker.open();
+        }
       });
     }
     this.breaker.on('open', () => {
       this.consecutive = 0;
+      // A failed trial call was counted as an ejection in advance (see halfOpen); a failing
+      // health check opening the breaker is not an ejection, so that count is undone.
+      if (this.backoffBeforeTrial !== undefined && this.openingForHealth) this.ejectionBackoff = this.backoffBeforeTrial;
+      this.backoffBeforeTrial = undefined;
       log.warn({ cluster: plan.name, address }, 'circuit opened: calls fail fast');
     });
-    this.breaker.on('halfOpen', () => log.info({ cluster: plan.name }, 'circuit half-open: trying one call'));
+    this.breaker.on('halfOpen', () => {
+      // Should the trial call fail, opossum opens the breaker again at once, reading
+      // resetTimeout: that is the host's next ejection, so its longer time is set now.
+      if (outlier) {
+        this.backoffBeforeTrial = this.ejectionBackoff;
+        this.setEjectionMs(this.nextEjectionMs());
+      }
+      log.info({ cluster: plan.name }, 'circuit half-open: trying one call');
+    });
     this.breaker.on('close', () => {
       log.info({ cluster: plan.name }, 'circuit closed');
       // Taken back (trial call or health check): Envoy's count of consecutive failures starts
       // again, so the failures that ejected the host must not eject it again on the next one.
       this.consecutive = 0;
+      if (this.backoffBeforeTrial !== undefined) this.ejectionBackoff = this.backoffBeforeTrial;
+      this.backoffBeforeTrial = undefined;
+      this.takenBackAt = performance.now();
     });
+  }
+
+  /**
+   * How long the ejection about to start lasts, as Envoy's outlier detection works it out:
+   * base_ejection_time times the back-off, which first loses one for each outlier `interval`
+   * the host has been in since it was last taken back, then grows by one (while that keeps
+   * under max_ejection_time plus one base); capped at max_ejection_time, plus jitter.
+   */
+  private nextEjectionMs(): number {
+    const o = this.plan.outlier!;
+    if (this.takenBackAt > 0) {
+      this.ejectionBackoff = Math.max(0, this.ejectionBackoff - Math.floor((performance.now() - this.takenBackAt) / o.intervalMs));
+      this.takenBackAt = 0;
+    }
+    if (this.ejectionBackoff * o.baseEjectionMs < o.maxEjectionMs + o.baseEjectionMs) this.ejectionBackoff++;
+    const jitter = o.maxEjectionJitterMs > 0 ? Math.floor(Math.random() * (o.maxEjectionJitterMs + 1)) : 0;
+    return Math.min(o.baseEjectionMs * this.ejectionBackoff, o.maxEjectionMs) + jitter;
+  }
+
+  /**
+   * Sets how long the breaker's next opening lasts. opossum reads `options.resetTimeout` each
+   * time it opens (its 'open' handler arms the half-open timer with it), but its type
+   * declarations leave `options` out; a test of growing ejections guards this.
+   */
+  private setEjectionMs(ms: number): void {
+    (this.breaker as unknown as { options: { resetTimeout: number } }).options.resetTimeout = ms;
+  }
+
+  /** Opens the breaker for a failing health check, which Envoy does not count as an ejection. */
+  private openForHealth(): void {
+    this.openingForHealth = true;
+    try {
+      this.breaker.open();
+    } finally {
+      this.openingForHealth = false;
+    }
   }
 
   /**
@@ -361,7 +428,7 @@ export class Upstream {
         this.healthy = false;
         this.streak = 0;
         this.log.warn({ cluster: this.plan.name, address: this.address }, 'health check failing: opening the circuit');
-        this.breaker.open();
+        this.openForHealth();
       } else if (!this.healthy && this.streak >= hc.healthyThreshold) {
         this.healthy = true;
         this.streak = 0;
