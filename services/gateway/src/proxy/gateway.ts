@@ -413,10 +413,11 @@ export function createGateway(deps: GatewayDeps) {
           holdsRetry = false;
         }
         if (!retriable(retry?.retryOn, lastFailure!) || i + 1 >= attempts) break;
-        // The call's deadline has passed (it ran out while the call waited for a stream, or it
-        // was what timed the attempt out): Envoy does not retry its global timeout, so no
-        // max_retries place, no retry counted, no back-off; the caller gets DEADLINE_EXCEEDED.
-        if (deadline > 0 && Date.now() >= deadline) break;
+        // The call's deadline has passed (it ran out while the call waited for a stream, timed
+        // the attempt out, or came as this retriable answer did): Envoy's global timeout ends
+        // the call there, before any retry, so no max_retries place, no retry counted, no
+        // back-off; the caller gets DEADLINE_EXCEEDED, not the answer a retry would have replaced.
+        if (deadline > 0 && Date.now() >= deadline) throw new AppError(status.DEADLINE_EXCEEDED, 'DEADLINE_EXCEEDED', 'the deadline passed before the service answered');
         // Every max_retries place is taken: no retry (Envoy's retry overflow), and the caller
         // gets this attempt's answer, as if no retry had been allowed.
         if (!upstream.takeRetry()) {
