@@ -71,14 +71,25 @@ async function waitFor(cond: () => boolean, what: string, timeoutMs = 3000): Pro
   }
 }
 
+/** Runs `body` with a gateway (started with `extra`) and an HTTP/2 session to it, then closes both and removes `config`, if given. */
+async function withGatewaySession(extra: Record<string, string>, body: (gw: StartedGateway, session: http2.ClientHttp2Session) => Promise<void>, config?: { remove(): void }): Promise<void> {
+  const gw = await gateway(extra);
+  const session = await connect(gw.port);
+  session.on('error', () => undefined);
+  try {
+    await body(gw, session);
+  } finally {
+    session.destroy();
+    await gw.stop();
+    config?.remove();
+  }
+}
+
 const openTo = (method: string) => [...open.values()].filter((p) => p === `${REGISTRATION}/${method}`).length;
 
 test('callerGone_whileTheUpstreamHasNotAnswered_cancelsTheUpstreamStream', async () => {
-  const gw = await gateway();
-  const session = await connect(gw.port);
-  session.on('error', () => undefined);
-  const registration = gw.upstreams.get('registration')!;
-  try {
+  await withGatewaySession({}, async (gw, session) => {
+    const registration = gw.upstreams.get('registration')!;
     // A Watch (no deadline on its route) that the service has not answered yet, and the caller leaves.
     const watch = grpcCall(session, 'WatchSection');
     await waitFor(() => openTo('WatchSection') === 1, 'the service receives the watch');
@@ -88,10 +99,7 @@ test('callerGone_whileTheUpstreamHasNotAnswered_cancelsTheUpstreamStream', async
     // Envoy resets the upstream stream too: nothing is left open for a caller who is gone.
     await waitFor(() => openTo('WatchSection') === 0, 'the upstream watch is cancelled');
     await waitFor(() => registration.inFlight === 0 && registration.resources.requests === 0, 'the cluster counts the call out');
-  } finally {
-    session.destroy();
-    await gw.stop();
-  }
+  });
 });
 
 test('callerGone_fromAWriteTheServiceHasNotAnswered_isCancelledUpstream_soShutdownDoesNotWaitTheGrace', async () => {
@@ -201,10 +209,7 @@ test('aDeadlinePassingWhileAReadWaitsForAStream_isNotRetried', () =>
 test('aBodyThatDoesNotComeWithinTheCallsDeadline_isDeadlineExceeded_andNeverSent', async () => {
   // The stream's limit runs from the call's start, as Envoy's max_stream_duration timer does:
   // a caller who sends its headers and never finishes the body does not hold the call open.
-  const gw = await gateway();
-  const session = await connect(gw.port);
-  session.on('error', () => undefined);
-  try {
+  await withGatewaySession({}, async (gw, session) => {
     const registersBefore = received.filter((p) => p.endsWith('/Register')).length;
     const started = Date.now();
     const req = grpcCall(session, 'Register', false, { 'grpc-timeout': '200m' });
@@ -213,10 +218,7 @@ test('aBodyThatDoesNotComeWithinTheCallsDeadline_isDeadlineExceeded_andNeverSent
     expect(Date.now() - started).toBeGreaterThanOrEqual(190);
     expect(received.filter((p) => p.endsWith('/Register'))).toHaveLength(registersBefore);
     req.close();
-  } finally {
-    session.destroy();
-    await gw.stop();
-  }
+  });
 });
 
 test('aBodyThatStopsComing_onARouteWithoutADeadline_endsAtTheIdleTimeout', async () => {
@@ -226,10 +228,7 @@ test('aBodyThatStopsComing_onARouteWithoutADeadline_endsAtTheIdleTimeout', async
   const config = changedRoute('registration-streams', (route) => {
     route.idle_timeout = '0.2s';
   });
-  const gw = await gateway({ ENVOY_CONFIG_FILE: config.file });
-  const session = await connect(gw.port);
-  session.on('error', () => undefined);
-  try {
+  await withGatewaySession({ ENVOY_CONFIG_FILE: config.file }, async (gw, session) => {
     const watchesBefore = received.filter((p) => p.endsWith('/WatchSection')).length;
     const started = Date.now();
     const req = grpcCall(session, 'WatchSection', false);
@@ -239,20 +238,13 @@ test('aBodyThatStopsComing_onARouteWithoutADeadline_endsAtTheIdleTimeout', async
     expect(received.filter((p) => p.endsWith('/WatchSection'))).toHaveLength(watchesBefore);
     await waitFor(() => gw.inFlight === 0, 'the call is counted out');
     req.close();
-  } finally {
-    session.destroy();
-    await gw.stop();
-    config.remove();
-  }
+  }, config);
 });
 
 test('callerGone_beforeItsBodyEnded_endsTheCall', async () => {
   // A caller who leaves halfway through sending its request: the gateway must not wait for
   // the rest of a body that will never come.
-  const gw = await gateway();
-  const session = await connect(gw.port);
-  session.on('error', () => undefined);
-  try {
+  await withGatewaySession({}, async (gw, session) => {
     const watchesBefore = received.filter((p) => p.endsWith('/WatchSection')).length;
     const req = grpcCall(session, 'WatchSection', false);
     await waitFor(() => gw.inFlight === 1, 'the gateway has the call');
@@ -262,19 +254,13 @@ test('callerGone_beforeItsBodyEnded_endsTheCall', async () => {
     // What came of the body is not sent on as if it were the whole request.
     await new Promise((r) => setTimeout(r, 100));
     expect(received.filter((p) => p.endsWith('/WatchSection'))).toHaveLength(watchesBefore);
-  } finally {
-    session.destroy();
-    await gw.stop();
-  }
+  });
 });
 
 test('aCallersShortDeadline_endsTheCallWithDeadlineExceeded_butNeverEjectsTheHost', async () => {
   // envoy.yaml ejects a registration host after 5 gateway failures in a row, with no panic
   // routing: were the caller's own deadline counted, these calls would shut out everyone.
-  const gw = await gateway();
-  const session = await connect(gw.port);
-  session.on('error', () => undefined);
-  try {
+  await withGatewaySession({}, async (gw, session) => {
     const registration = gw.upstreams.get('registration')!;
     for (let i = 0; i < 7; i++) {
       const req = grpcCall(session, 'Register', true, { 'grpc-timeout': '60m' });
@@ -285,20 +271,14 @@ test('aCallersShortDeadline_endsTheCallWithDeadlineExceeded_butNeverEjectsTheHos
     // Each call reached the service and was cancelled there when its deadline passed.
     await waitFor(() => openTo('Register') === 0, 'the timed-out calls are cancelled upstream');
     expect(registration.hosts[0].state).toBe('closed');
-  } finally {
-    session.destroy();
-    await gw.stop();
-  }
+  });
 });
 
 test('maxStreamDuration_boundsACallWithoutGrpcTimeout_andIsNotCountedAgainstTheHost', async () => {
   const config = changedRoute('registration', (route) => {
     (route.max_stream_duration as Record<string, string>).max_stream_duration = '0.15s';
   });
-  const gw = await gateway({ ENVOY_CONFIG_FILE: config.file });
-  const session = await connect(gw.port);
-  session.on('error', () => undefined);
-  try {
+  await withGatewaySession({ ENVOY_CONFIG_FILE: config.file }, async (gw, session) => {
     for (let i = 0; i < 6; i++) {
       const started = Date.now();
       const req = grpcCall(session, 'Register');
@@ -308,11 +288,7 @@ test('maxStreamDuration_boundsACallWithoutGrpcTimeout_andIsNotCountedAgainstTheH
       req.close();
     }
     expect(gw.upstreams.get('registration')!.hosts[0].state).toBe('closed');
-  } finally {
-    session.destroy();
-    await gw.stop();
-    config.remove();
-  }
+  }, config);
 });
 
 test('callerGone_whileWaitingForAStream_leavesTheQueue_andIsNeverSent', () =>
