@@ -69,10 +69,15 @@ const HTTP_STATUS_FOR: Partial<Record<status, number>> = {
   [status.DEADLINE_EXCEEDED]: 504,
 };
 
+/** The status of a call whose deadline (the caller's or the router's) has passed. */
+function deadlineExceeded(message: string): AppError {
+  return new AppError(status.DEADLINE_EXCEEDED, 'DEADLINE_EXCEEDED', message);
+}
+
 /** `work`, or DEADLINE_EXCEEDED if the call's `deadline` (ms since the epoch) passes first. */
 function beforeDeadline<T>(work: Promise<T>, deadline: number): Promise<T> {
   return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new AppError(status.DEADLINE_EXCEEDED, 'DEADLINE_EXCEEDED', 'the deadline passed before the whole request arrived')), Math.max(0, deadline - Date.now()));
+    const timer = setTimeout(() => reject(deadlineExceeded('the deadline passed before the whole request arrived')), Math.max(0, deadline - Date.now()));
     work.then(
       (v) => {
         clearTimeout(timer);
@@ -321,16 +326,13 @@ export function createGateway(deps: GatewayDeps) {
         body = await ds.readBody(deps.maxRequestBytes);
       } else {
         // A body still to come is bounded as Envoy bounds it: by the stream's limit, which runs
-        // from the call's start (max_stream_duration), and by the idle timeout (the route's
-        // idle_timeout, else the listener's stream_idle_timeout) when that can end first.
-        const idleMs = route.idleTimeoutMs ?? plan.listener.streamIdleTimeoutMs;
-        const idle = idleMs > 0 && (streamDeadline === 0 || idleMs < streamDeadline - Date.now()) ? idleMs : 0;
-        const reading = ds.readBody(deps.maxRequestBytes, idle);
+        // from the call's start (max_stream_duration), and by the idle timeout.
+        const reading = ds.readBody(deps.maxRequestBytes, idleTimeoutMs(route, streamDeadline));
         body = streamDeadline > 0 ? await beforeDeadline(reading, streamDeadline) : await reading;
       }
     } catch (err) {
       if (err instanceof AppError) throw err;
-      if (err instanceof BodyIdle) throw new AppError(status.DEADLINE_EXCEEDED, 'DEADLINE_EXCEEDED', 'the request body stopped coming (idle timeout)');
+      if (err instanceof BodyIdle) throw deadlineExceeded('the request body stopped coming (idle timeout)');
       if (err instanceof BodyTooLarge) throw new AppError(status.RESOURCE_EXHAUSTED, 'REQUEST_TOO_LARGE', err.message);
       throw callerGone();
     }
@@ -385,7 +387,7 @@ export function createGateway(deps: GatewayDeps) {
         // Gone before the first attempt, or during a back-off: nothing more is sent for it.
         if (call.ds.closed) throw callerGone();
         const left = deadline > 0 ? deadline - Date.now() : 0;
-        if (deadline > 0 && left <= 0) throw new AppError(status.DEADLINE_EXCEEDED, 'DEADLINE_EXCEEDED', 'the deadline passed before the service answered');
+        if (deadline > 0 && left <= 0) throw deadlineExceeded('the deadline passed before the service answered');
         if (deadline > 0) headers['grpc-timeout'] = formatGrpcTimeout(left);
         const perTry = retry?.perTryTimeoutMs ?? 0;
         const headersTimeoutMs = perTry > 0 ? (left > 0 ? Math.min(perTry, left) : perTry) : left;
@@ -397,7 +399,7 @@ export function createGateway(deps: GatewayDeps) {
         try {
           return await upstream.send(req, retry?.otherHost ? tried : undefined);
         } catch (err) {
-          if (err instanceof UpstreamDeadlinePassed) throw new AppError(status.DEADLINE_EXCEEDED, 'DEADLINE_EXCEEDED', err.message);
+          if (err instanceof UpstreamDeadlinePassed) throw deadlineExceeded(err.message);
           if (err instanceof UpstreamCancelled) throw callerGone();
           if (err instanceof UpstreamRefused) {
             // The breaker or a threshold refused before sending; say so plainly.
@@ -417,7 +419,7 @@ export function createGateway(deps: GatewayDeps) {
         // the attempt out, or came as this retriable answer did): Envoy's global timeout ends
         // the call there, before any retry, so no max_retries place, no retry counted, no
         // back-off; the caller gets DEADLINE_EXCEEDED, not the answer a retry would have replaced.
-        if (deadline > 0 && Date.now() >= deadline) throw new AppError(status.DEADLINE_EXCEEDED, 'DEADLINE_EXCEEDED', 'the deadline passed before the service answered');
+        if (deadline > 0 && Date.now() >= deadline) throw deadlineExceeded('the deadline passed before the service answered');
         // Every max_retries place is taken: no retry (Envoy's retry overflow), and the caller
         // gets this attempt's answer, as if no retry had been allowed.
         if (!upstream.takeRetry()) {
@@ -438,8 +440,18 @@ export function createGateway(deps: GatewayDeps) {
     if (lastFailure?.response) return lastFailure.response;
     // A timeout is the deadline's (or the per-try timeout's) doing, as when one passes mid-answer:
     // DEADLINE_EXCEEDED, as Envoy now answers, not UNAVAILABLE, which invites a retry.
-    if (lastFailure instanceof UpstreamTimeout) throw new AppError(status.DEADLINE_EXCEEDED, 'DEADLINE_EXCEEDED', lastFailure.message);
+    if (lastFailure instanceof UpstreamTimeout) throw deadlineExceeded(lastFailure.message);
     throw unavailable('UPSTREAM_UNAVAILABLE', lastFailure?.message ?? 'the service is unavailable');
+  }
+
+  /**
+   * The idle timeout for a call with `deadline` (0: none): the route's idle_timeout, else the
+   * listener's stream_idle_timeout; 0 (no timer) when it cannot end before the deadline, as
+   * it would never fire.
+   */
+  function idleTimeoutMs(route: RoutePlan, deadline: number): number {
+    const idleMs = route.idleTimeoutMs ?? plan.listener.streamIdleTimeoutMs;
+    return idleMs > 0 && (deadline === 0 || idleMs < deadline - Date.now()) ? idleMs : 0;
   }
 
   /** Streams the upstream's answer back, translating to gRPC-web where needed. */
@@ -451,13 +463,9 @@ export function createGateway(deps: GatewayDeps) {
     if (web && ds.headers.origin !== undefined) Object.assign(out, corsHeadersFor(ds));
     copyHeaders(res.headers, out);
     out['content-type'] = web ? responseContentType(answer, contentType) : String(res.headers['content-type'] ?? 'application/grpc');
-    // The route's idle_timeout, else the listener's stream_idle_timeout. One that cannot end
-    // before the call's own deadline would never fire, so it gets no timer.
-    const idleMs = route.idleTimeoutMs ?? plan.listener.streamIdleTimeoutMs;
-    const idle = idleMs > 0 && (deadline === 0 || idleMs < deadline - Date.now()) ? idleMs : 0;
     return new Promise((resolve) => {
       call.relay = new Relay(ds, answer, upstream.plan.name, res, out, resolve);
-      call.relay.start(deadline, idle);
+      call.relay.start(deadline, idleTimeoutMs(route, deadline));
     });
   }
 
