@@ -231,8 +231,6 @@ export class Upstream {
   private takenBackAt = 0;
   /** The back-off before a half-open trial call, which is counted as a further ejection in advance and undone if the trial does not fail. */
   private backoffBeforeTrial?: number;
-  /** Set while a failing health check (not outlier detection) opens the breaker: that is no ejection. */
-  private openingForHealth = false;
 
   constructor(
     readonly plan: ClusterPlan,
@@ -291,9 +289,11 @@ export class Upstream {
     }
     this.breaker.on('open', () => {
       this.consecutive = 0;
-      // A failed trial call was counted as an ejection in advance (see halfOpen); a failing
-      // health check opening the breaker is not an ejection, so that count is undone.
-      if (this.backoffBeforeTrial !== undefined && this.openingForHealth) this.ejectionBackoff = this.backoffBeforeTrial;
+      // A failed trial call was counted as an ejection in advance (see halfOpen). A failing
+      // health check opening the breaker is no ejection, so that count is undone: the host is
+      // then marked unhealthy first, and no call of its own opens it while unhealthy (it gets
+      // none, and in panic its calls pass the breaker by).
+      if (this.backoffBeforeTrial !== undefined && !this.healthy) this.ejectionBackoff = this.backoffBeforeTrial;
       this.backoffBeforeTrial = undefined;
       log.warn({ cluster: plan.name, address }, 'circuit opened: calls fail fast');
     });
@@ -341,16 +341,6 @@ export class Upstream {
    */
   private setEjectionMs(ms: number): void {
     (this.breaker as unknown as { options: { resetTimeout: number } }).options.resetTimeout = ms;
-  }
-
-  /** Opens the breaker for a failing health check, which Envoy does not count as an ejection. */
-  private openForHealth(): void {
-    this.openingForHealth = true;
-    try {
-      this.breaker.open();
-    } finally {
-      this.openingForHealth = false;
-    }
   }
 
   /**
@@ -428,7 +418,7 @@ export class Upstream {
         this.healthy = false;
         this.streak = 0;
         this.log.warn({ cluster: this.plan.name, address: this.address }, 'health check failing: opening the circuit');
-        this.openForHealth();
+        this.breaker.open();
       } else if (!this.healthy && this.streak >= hc.healthyThreshold) {
         this.healthy = true;
         this.streak = 0;
