@@ -46,7 +46,7 @@ const ENVOY_PANIC_THRESHOLD_PERCENT = 50;
 function commonIdleTimeoutMs(r: Reader, value: unknown, where: string): number {
   if (value === undefined) return ENVOY_IDLE_TIMEOUT_MS;
   const common = r.obj(value, where, ['idle_timeout']);
-  return common.idle_timeout === undefined ? ENVOY_IDLE_TIMEOUT_MS : durationMs(common.idle_timeout, `${where}.idle_timeout`);
+  return optionalDurationMs(common, 'idle_timeout', where, ENVOY_IDLE_TIMEOUT_MS);
 }
 
 const HTTP2_OPTION_KEYS = ['max_concurrent_streams', 'initial_stream_window_size', 'initial_connection_window_size'];
@@ -298,6 +298,11 @@ export function durationMs(value: unknown, where: string): number {
   return Math.round(Number(value.slice(0, -1)) * 1000);
 }
 
+/** `obj[key]` as a duration in ms, or `fallback` where the file leaves it out (Envoy's default); `where` is obj's path. */
+function optionalDurationMs(obj: Obj, key: string, where: string, fallback: number): number {
+  return obj[key] === undefined ? fallback : durationMs(obj[key], `${where}.${key}`);
+}
+
 /** Reads both files and builds the plan; throws with the path of anything it cannot use. */
 export function readGatewayPlan(envoyFile: string, rateLimitFile: string): GatewayPlan {
   const envoy = parse(readFileSync(envoyFile, 'utf8')) as unknown;
@@ -507,7 +512,7 @@ function readRoute(r: Reader, value: unknown, where: string, vhActions: RateLimi
     grpcOnly: match.grpc !== undefined,
     cluster: String(action.cluster),
     // Envoy's router takes no notice of `timeout` once max_stream_duration is set.
-    timeoutMs: action.max_stream_duration !== undefined ? 0 : action.timeout === undefined ? 15_000 : durationMs(action.timeout, `${where}.route.timeout`),
+    timeoutMs: action.max_stream_duration !== undefined ? 0 : optionalDurationMs(action, 'timeout', `${where}.route`, 15_000),
     rateLimitActions: action.rate_limits !== undefined ? readRateLimitActions(r, action.rate_limits, `${where}.route.rate_limits`) : vhActions,
   };
   if (match.headers !== undefined) plan.headers = r.list(match.headers, `${where}.match.headers`).map((h, i) => readHeaderMatch(r, h, `${where}.match.headers[${i}]`));
@@ -534,15 +539,15 @@ function readRoute(r: Reader, value: unknown, where: string, vhActions: RateLimi
       else r.unsupported.push(`${where}.route.retry_policy.retry_host_predicate[${i}] ${name} (only previous_hosts is implemented)`);
     });
     const backOff = rp.retry_back_off === undefined ? {} : r.obj(rp.retry_back_off, `${where}.route.retry_policy.retry_back_off`, ['base_interval', 'max_interval']);
-    const baseIntervalMs = backOff.base_interval === undefined ? 25 : durationMs(backOff.base_interval, `${where}.route.retry_policy.retry_back_off.base_interval`);
+    const baseIntervalMs = optionalDurationMs(backOff, 'base_interval', `${where}.route.retry_policy.retry_back_off`, 25);
     const retryOn = new Set(String(rp.retry_on ?? '').split(',').map((s) => s.trim()).filter(Boolean));
     for (const on of retryOn) if (!RETRY_ON.has(on)) r.unsupported.push(`${where}.route.retry_policy.retry_on ${on} (implemented: ${[...RETRY_ON].join(', ')})`);
     plan.retry = {
       retryOn,
       numRetries: num(rp.num_retries, 1),
-      perTryTimeoutMs: rp.per_try_timeout === undefined ? 0 : durationMs(rp.per_try_timeout, `${where}.route.retry_policy.per_try_timeout`),
+      perTryTimeoutMs: optionalDurationMs(rp, 'per_try_timeout', `${where}.route.retry_policy`, 0),
       baseIntervalMs,
-      maxIntervalMs: backOff.max_interval === undefined ? baseIntervalMs * 10 : durationMs(backOff.max_interval, `${where}.route.retry_policy.retry_back_off.max_interval`),
+      maxIntervalMs: optionalDurationMs(backOff, 'max_interval', `${where}.route.retry_policy.retry_back_off`, baseIntervalMs * 10),
       otherHost,
     };
   }
@@ -650,7 +655,7 @@ function readCluster(r: Reader, value: unknown, where: string): ClusterPlan {
     lbPolicy: lbPolicy === 'LEAST_REQUEST' || lbPolicy === 'RANDOM' ? lbPolicy : 'ROUND_ROBIN',
     http2,
     idleTimeoutMs,
-    connectTimeoutMs: c.connect_timeout === undefined ? 5000 : durationMs(c.connect_timeout, `${where}.connect_timeout`),
+    connectTimeoutMs: optionalDurationMs(c, 'connect_timeout', where, 5000),
     panicThresholdPercent: panicThreshold(r, c.common_lb_config, `${where}.common_lb_config`),
     // Envoy's defaults when a threshold is not set.
     breaker: {
@@ -688,14 +693,14 @@ function readCluster(r: Reader, value: unknown, where: string): ClusterPlan {
     const gateway = enforcing('enforcing_consecutive_gateway_failure', 0);
     const c5xx = num(od.consecutive_5xx, 5);
     const cGateway = num(od.consecutive_gateway_failure, 5);
-    const baseEjectionMs = od.base_ejection_time === undefined ? 30_000 : durationMs(od.base_ejection_time, `${ow}.base_ejection_time`);
+    const baseEjectionMs = optionalDurationMs(od, 'base_ejection_time', ow, 30_000);
     plan.outlier = {
       ejectOn: all5xx ? 'all-5xx' : gateway ? 'gateway-failures' : 'nothing',
       consecutiveFailures: all5xx ? (gateway ? Math.min(c5xx, cGateway) : c5xx) : cGateway,
-      intervalMs: od.interval === undefined ? 10_000 : durationMs(od.interval, `${ow}.interval`),
+      intervalMs: optionalDurationMs(od, 'interval', ow, 10_000),
       baseEjectionMs,
-      maxEjectionMs: od.max_ejection_time === undefined ? Math.max(300_000, baseEjectionMs) : durationMs(od.max_ejection_time, `${ow}.max_ejection_time`),
-      maxEjectionJitterMs: od.max_ejection_time_jitter === undefined ? 0 : durationMs(od.max_ejection_time_jitter, `${ow}.max_ejection_time_jitter`),
+      maxEjectionMs: optionalDurationMs(od, 'max_ejection_time', ow, Math.max(300_000, baseEjectionMs)),
+      maxEjectionJitterMs: optionalDurationMs(od, 'max_ejection_time_jitter', ow, 0),
       unejectOnHealthCheck: od.successful_active_health_check_uneject_host !== false,
     };
   }
@@ -718,10 +723,9 @@ function readCluster(r: Reader, value: unknown, where: string): ClusterPlan {
       'initial_jitter',
     ]);
     const grpcCheck = r.obj(hc.grpc_health_check, `${hw}.grpc_health_check`, ['service_name']);
-    const optionalMs = (key: string, fallback: number) => (hc[key] === undefined ? fallback : durationMs(hc[key], `${hw}.${key}`));
     const intervalMs = durationMs(hc.interval, `${hw}.interval`);
-    const noTrafficIntervalMs = optionalMs('no_traffic_interval', 60_000);
-    const unhealthyIntervalMs = optionalMs('unhealthy_interval', intervalMs);
+    const noTrafficIntervalMs = optionalDurationMs(hc, 'no_traffic_interval', hw, 60_000);
+    const unhealthyIntervalMs = optionalDurationMs(hc, 'unhealthy_interval', hw, intervalMs);
     plan.health = {
       timeoutMs: durationMs(hc.timeout, `${hw}.timeout`),
       intervalMs,
@@ -729,13 +733,13 @@ function readCluster(r: Reader, value: unknown, where: string): ClusterPlan {
       healthyThreshold: num(hc.healthy_threshold, 1),
       serviceName: String(grpcCheck.service_name ?? ''),
       noTrafficIntervalMs,
-      noTrafficHealthyIntervalMs: optionalMs('no_traffic_healthy_interval', noTrafficIntervalMs),
+      noTrafficHealthyIntervalMs: optionalDurationMs(hc, 'no_traffic_healthy_interval', hw, noTrafficIntervalMs),
       unhealthyIntervalMs,
-      unhealthyEdgeIntervalMs: optionalMs('unhealthy_edge_interval', unhealthyIntervalMs),
-      healthyEdgeIntervalMs: optionalMs('healthy_edge_interval', intervalMs),
-      intervalJitterMs: optionalMs('interval_jitter', 0),
+      unhealthyEdgeIntervalMs: optionalDurationMs(hc, 'unhealthy_edge_interval', hw, unhealthyIntervalMs),
+      healthyEdgeIntervalMs: optionalDurationMs(hc, 'healthy_edge_interval', hw, intervalMs),
+      intervalJitterMs: optionalDurationMs(hc, 'interval_jitter', hw, 0),
       intervalJitterPercent: num(hc.interval_jitter_percent, 0),
-      initialJitterMs: optionalMs('initial_jitter', 0),
+      initialJitterMs: optionalDurationMs(hc, 'initial_jitter', hw, 0),
     };
   }
   return plan;
@@ -831,7 +835,7 @@ function readRateLimit(r: Reader, value: Obj | undefined, limitsDoc: unknown, wh
   });
   return {
     domain,
-    timeoutMs: cfg.timeout === undefined ? 20 : durationMs(cfg.timeout, `${where}.timeout`),
+    timeoutMs: optionalDurationMs(cfg, 'timeout', where, 20),
     failureModeDeny: cfg.failure_mode_deny === true,
     statusOnError: cfg.status_on_error === undefined ? 500 : httpStatusCode(r, r.obj(cfg.status_on_error, `${where}.status_on_error`, ['code']).code, `${where}.status_on_error.code`),
     xRateLimitHeaders: cfg.enable_x_ratelimit_headers === 'DRAFT_VERSION_03',
