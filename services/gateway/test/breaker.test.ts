@@ -13,7 +13,7 @@ import { ENVOY_HTTP2_DEFAULTS, type ClusterPlan } from '../src/envoy/plan';
 import { startGateway, type StartedGateway } from '../src/main';
 import { Cluster } from '../src/proxy/upstream';
 import { changedEnvoyConfig, webFailure } from './gateway.fixtures';
-import { answerHealthCheck, startStandIn } from './stand-in';
+import { answerHealthCheck, startStandIn, unaryRequest } from './stand-in';
 
 let env: TestEnv;
 let gateway: StartedGateway;
@@ -364,7 +364,7 @@ describe('a host taken back by its health checks', () => {
     const cluster = healthCheckedCluster(host.address, 60_000, 100);
     const call = async () => {
       try {
-        const res = await cluster.send({ headers: { ':method': 'POST', ':path': '/test.v1.Service/Method', 'content-type': 'application/grpc', te: 'trailers' }, body: Buffer.from([0, 0, 0, 0, 0]), headersTimeoutMs: 1000, waitMs: 1000 });
+        const res = await cluster.send(unaryRequest(1000));
         res.stream.resume();
         res.release();
         return true;
@@ -420,7 +420,7 @@ describe('health checks at start-up, as Envoy warms a cluster', () => {
       expect(checks).toBe(1);
       // Out from the first failed check, although unhealthy_threshold is 2 and no call failed.
       expect(failing.hosts[0].state).toBe('open');
-      await expect(failing.send({ headers: { ':method': 'POST', ':path': '/test.v1.Service/Method', 'content-type': 'application/grpc', te: 'trailers' }, body: Buffer.from([0, 0, 0, 0, 0]), headersTimeoutMs: 1000, waitMs: 1000 })).rejects.toMatchObject({ reason: 'UPSTREAM_CIRCUIT_OPEN' });
+      await expect(failing.send(unaryRequest(1000))).rejects.toMatchObject({ reason: 'UPSTREAM_CIRCUIT_OPEN' });
 
       serving = true;
       passing = healthCheckedCluster(host.address, 60_000, 60_000, 1000, 3);
@@ -459,7 +459,7 @@ describe('health checks at start-up, as Envoy warms a cluster', () => {
       await new Promise((r) => setTimeout(r, 300));
       // Only the first check: the next waits no_traffic_interval.
       expect(checks).toBe(1);
-      const res = await cluster.send({ headers: { ':method': 'POST', ':path': '/test.v1.Service/Method', 'content-type': 'application/grpc', te: 'trailers' }, body: Buffer.from([0, 0, 0, 0, 0]), headersTimeoutMs: 1000, waitMs: 1000 });
+      const res = await cluster.send(unaryRequest(1000));
       res.stream.resume();
       res.release();
       // The check already scheduled keeps its time; after it, every 50 ms.
@@ -557,7 +557,7 @@ describe('a host failing its health checks', () => {
     }, { passHealthChecks: true });
     // An ejection much shorter than the test: the health checks, not the ejection time, decide.
     const cluster = healthCheckedCluster(host.address, 100, 50);
-    const send = () => cluster.send({ headers: { ':method': 'POST', ':path': '/test.v1.Service/Method', 'content-type': 'application/grpc', te: 'trailers' }, body: Buffer.from([0, 0, 0, 0, 0]), headersTimeoutMs: 1000, waitMs: 1000 });
+    const send = () => cluster.send(unaryRequest(1000));
     const waitForState = (state: string) => waitForHostState(cluster, state);
     try {
       cluster.startHealthChecks();

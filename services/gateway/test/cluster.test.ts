@@ -3,8 +3,8 @@ import { createLogger } from '../../shared/src/logger';
 import { Metrics } from '../../shared/src/metrics';
 import { GatewayMetrics } from '../src/proxy/metrics';
 import { ENVOY_HTTP2_DEFAULTS, type ClusterPlan } from '../src/envoy/plan';
-import { Cluster, UpstreamFailure, UpstreamDeadlinePassed, UpstreamRefused, UpstreamTimeout, type UpstreamRequest } from '../src/proxy/upstream';
-import { startStandIn, type StandIn } from './stand-in';
+import { Cluster, UpstreamFailure, UpstreamDeadlinePassed, UpstreamRefused, UpstreamTimeout } from '../src/proxy/upstream';
+import { startStandIn, unaryRequest, type StandIn } from './stand-in';
 
 /**
  * How a cluster of several hosts picks one per call, for each lb_policy the
@@ -78,19 +78,10 @@ function cluster(lbPolicy: ClusterPlan['lbPolicy'], addresses: string[], random?
   return c;
 }
 
-function request(): UpstreamRequest {
-  return {
-    headers: { ':method': 'POST', ':path': '/test.v1.Service/Method', 'content-type': 'application/grpc', te: 'trailers' },
-    body: Buffer.from([0, 0, 0, 0, 0]),
-    headersTimeoutMs: 2000,
-    waitMs: 2000,
-  };
-}
-
 /** Sends one call and returns the index of the host that took it. */
 async function callAndSeeWhere(c: Cluster): Promise<number> {
   const before = hosts.map((h) => h.hits);
-  const res = await c.send(request());
+  const res = await c.send(unaryRequest());
   res.stream.resume();
   res.release();
   return hosts.findIndex((h, i) => h.hits > before[i]);
@@ -117,7 +108,7 @@ test('leastRequest_oneHostBusy_sendsNewCallsToTheIdleOne', async () => {
   // Two hosts: both are always the two choices, so the less busy one wins; a tie goes to the first draw.
   const c = cluster('LEAST_REQUEST', [hosts[0].address, hosts[1].address], () => 0);
   hosts[0].hold = true;
-  const busy = c.send(request());
+  const busy = c.send(unaryRequest());
   await waitFor(() => hosts[0].hits === 1);
   const order: number[] = [];
   for (let i = 0; i < 4; i++) order.push(await callAndSeeWhere(c));
@@ -165,7 +156,7 @@ describe('healthy_panic_threshold', () => {
     // envoy.yaml sets 0 for the services: with no host in, calls are refused without reaching one.
     const failFast = cluster('ROUND_ROBIN', [hosts[0].address], undefined, { panicThresholdPercent: 0 });
     failFast.hosts[0].breaker.open();
-    await expect(failFast.send(request())).rejects.toMatchObject({ constructor: UpstreamRefused, reason: 'UPSTREAM_CIRCUIT_OPEN' });
+    await expect(failFast.send(unaryRequest())).rejects.toMatchObject({ constructor: UpstreamRefused, reason: 'UPSTREAM_CIRCUIT_OPEN' });
     expect(hosts[0].hits).toBe(1);
     expect(failFast.inFlight).toBe(0);
   });
@@ -189,7 +180,7 @@ describe('outlier detection', () => {
     const seen: string[] = [];
     for (let i = 0; i < n; i++) {
       try {
-        const res = await c.send(request());
+        const res = await c.send(unaryRequest());
         res.stream.resume();
         res.release();
         seen.push(String(res.headers['grpc-status']));
@@ -289,7 +280,7 @@ describe('outlier detection', () => {
     hosts[0].hold = true;
     const c = cluster('ROUND_ROBIN', [hosts[0].address], undefined, { outlier: outlier('gateway-failures') });
     const timedOut = async (timeoutIsCallers: boolean): Promise<string> => {
-      const err = (await c.send({ ...request(), headersTimeoutMs: 40, waitMs: 40, deadlineIsCallers: timeoutIsCallers, timeoutIsCallers }).catch((e: unknown) => e)) as Error;
+      const err = (await c.send({ ...unaryRequest(), headersTimeoutMs: 40, waitMs: 40, deadlineIsCallers: timeoutIsCallers, timeoutIsCallers }).catch((e: unknown) => e)) as Error;
       return err instanceof UpstreamRefused ? err.reason : err.constructor.name;
     };
     const callers: string[] = [];
@@ -333,7 +324,7 @@ test('maxConcurrentStreams_moreCallsThanOneConnectionCarries_opensAnotherConnect
   const c = cluster('ROUND_ROBIN', [hosts[0].address], undefined, { http2: { ...ENVOY_HTTP2_DEFAULTS, maxConcurrentStreams: 2 } });
   hosts[0].hold = true;
   const before = hosts[0].connections;
-  const calls = Array.from({ length: 5 }, () => c.send(request()));
+  const calls = Array.from({ length: 5 }, () => c.send(unaryRequest()));
   await waitFor(() => hosts[0].hits === 5);
   expect(hosts[0].connections - before).toBe(3);
   expect(c.hosts[0].pool).toEqual({ connections: 3, streams: 5, waiting: 0 });
@@ -351,7 +342,7 @@ async function oneStreamBusy(breaker: Pick<ClusterPlan['breaker'], 'maxPendingRe
     breaker: { maxConnections: 1, maxRequests: 100, maxRetries: 3, ...breaker },
   });
   hosts[0].hold = true;
-  const first = c.send(request());
+  const first = c.send(unaryRequest());
   await waitFor(() => hosts[0].hits === 1);
   return { c, first };
 }
@@ -360,9 +351,9 @@ test('maxConnectionsReached_aCallWaitsForAStream_andOnePastMaxPendingIsRefused',
   const { c, first } = await oneStreamBusy({ maxPendingRequests: 1 });
 
   // The one connection carries its one stream: the next call waits, the one after is refused.
-  const second = c.send(request());
+  const second = c.send(unaryRequest());
   await waitFor(() => c.hosts[0].pool.waiting === 1);
-  await expect(c.send(request())).rejects.toMatchObject({ constructor: UpstreamRefused, reason: 'UPSTREAM_OVERLOADED' });
+  await expect(c.send(unaryRequest())).rejects.toMatchObject({ constructor: UpstreamRefused, reason: 'UPSTREAM_OVERLOADED' });
   expect(hosts[0].hits).toBe(1);
   expect(c.inFlight).toBe(2);
   expect(c.resources).toMatchObject({ requests: 1, pending: 1, connections: 1 });
@@ -390,7 +381,7 @@ test.each([
 ])('waitingForAStream_past %s, the call fails without counting against the host', async (_what, callers, failure) => {
   const { c, first } = await oneStreamBusy({ maxPendingRequests: 10 });
   const started = Date.now();
-  await expect(c.send({ ...request(), headersTimeoutMs: 100, waitMs: 100, deadlineIsCallers: callers, timeoutIsCallers: callers })).rejects.toBeInstanceOf(failure);
+  await expect(c.send({ ...unaryRequest(), headersTimeoutMs: 100, waitMs: 100, deadlineIsCallers: callers, timeoutIsCallers: callers })).rejects.toBeInstanceOf(failure);
   expect(Date.now() - started).toBeGreaterThanOrEqual(90);
   expect(c.hosts[0].pool.waiting).toBe(0);
   // The wait was the pool's, not the host's failure: its breaker stays closed.
@@ -402,7 +393,7 @@ test.each([
 test('thePerTryTimeout_startsWhenTheCallGetsItsStream_notWhileItWaits', async () => {
   // As in Envoy, where the per-try timer starts when the pool hands the request a stream.
   const { c, first } = await oneStreamBusy({ maxPendingRequests: 10 });
-  const second = c.send({ ...request(), headersTimeoutMs: 150, waitMs: 0 });
+  const second = c.send({ ...unaryRequest(), headersTimeoutMs: 150, waitMs: 0 });
   await waitFor(() => c.hosts[0].pool.waiting === 1);
   await new Promise((r) => setTimeout(r, 300));
   // Twice its per-try timeout in the queue, and it is still waiting, not failed.
@@ -416,7 +407,7 @@ test('maxRequests_countsCallsThatHaveAStream_notThoseWaitingForOne', async () =>
   // Envoy checks max_requests when a call gets its stream; a waiting call counts only
   // against max_pending_requests.
   const { c, first } = await oneStreamBusy({ maxPendingRequests: 5, maxRequests: 1 });
-  const second = c.send(request());
+  const second = c.send(unaryRequest());
   await waitFor(() => c.resources.pending === 1);
   expect(c.resources.requests).toBe(1);
 
@@ -432,9 +423,9 @@ test('maxRequests_countsCallsThatHaveAStream_notThoseWaitingForOne', async () =>
 test('maxRequestsReached_withStreamsFree_refusesTheNextCallAtOnce', async () => {
   const c = cluster('ROUND_ROBIN', [hosts[0].address], undefined, { breaker: { maxConnections: 4, maxPendingRequests: 5, maxRequests: 1, maxRetries: 3 } });
   hosts[0].hold = true;
-  const first = c.send(request());
+  const first = c.send(unaryRequest());
   await waitFor(() => hosts[0].hits === 1);
-  await expect(c.send(request())).rejects.toMatchObject({ constructor: UpstreamRefused, reason: 'UPSTREAM_OVERLOADED', message: expect.stringContaining('max_requests') });
+  await expect(c.send(unaryRequest())).rejects.toMatchObject({ constructor: UpstreamRefused, reason: 'UPSTREAM_OVERLOADED', message: expect.stringContaining('max_requests') });
   expect(hosts[0].hits).toBe(1);
   expect(c.inFlight).toBe(1);
   expect(c.hosts[0].state).toBe('closed');
@@ -451,9 +442,9 @@ test('maxConnections_isCountedAcrossTheClustersHosts', async () => {
   });
   hosts[0].hold = true;
   hosts[1].hold = true;
-  const calls = [c.send(request()), c.send(request())];
+  const calls = [c.send(unaryRequest()), c.send(unaryRequest())];
   await waitFor(() => hosts[0].hits === 1 && hosts[1].hits === 1);
-  calls.push(c.send(request()));
+  calls.push(c.send(unaryRequest()));
   await waitFor(() => c.resources.pending === 1);
   expect(c.resources).toMatchObject({ connections: 2, requests: 2 });
   expect(c.hosts.map((h) => h.pool.connections)).toEqual([1, 1]);
@@ -474,7 +465,7 @@ test('idleTimeout_closesConnectionsWithoutACall_andTheNextCallOpensOneAgain', as
   // once idle, the kept one too; a later call connects again.
   const c = cluster('ROUND_ROBIN', [hosts[0].address], undefined, { http2: { ...ENVOY_HTTP2_DEFAULTS, maxConcurrentStreams: 1 }, idleTimeoutMs: 100 });
   hosts[0].hold = true;
-  const calls = Array.from({ length: 3 }, () => c.send(request()));
+  const calls = Array.from({ length: 3 }, () => c.send(unaryRequest()));
   await waitFor(() => hosts[0].hits === 3);
   expect(c.hosts[0].pool.connections).toBe(3);
   answerHeld(hosts[0]);
@@ -483,7 +474,7 @@ test('idleTimeout_closesConnectionsWithoutACall_andTheNextCallOpensOneAgain', as
   expect(c.resources.connections).toBe(0);
 
   const before = hosts[0].connections;
-  await finish(c.send(request()));
+  await finish(c.send(unaryRequest()));
   expect(hosts[0].connections - before).toBe(1);
   expect(c.hosts[0].pool.connections).toBe(1);
 });

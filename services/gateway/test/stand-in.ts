@@ -1,5 +1,6 @@
 import * as http2 from 'node:http2';
 import type { AddressInfo } from 'node:net';
+import type { UpstreamRequest } from '../src/proxy/upstream';
 
 /** A stand-in gRPC service (plain HTTP/2) on a port the system picks; each test answers its calls its own way. */
 export interface StandIn {
@@ -50,4 +51,14 @@ export function answerHealthCheck(stream: http2.ServerHttp2Stream, serving: bool
   stream.respond({ ':status': 200, 'content-type': 'application/grpc' }, { waitForTrailers: true });
   stream.once('wantTrailers', () => stream.sendTrailers({ 'grpc-status': '0' }));
   stream.end(Buffer.from([0, 0, 0, 0, 2, 0x08, serving ? 0x01 : 0x02]));
+}
+
+/** A unary call to a stand-in, with an empty message, as a cluster sends it; `timeoutMs` bounds both its wait for a stream and its answer. */
+export function unaryRequest(timeoutMs = 2000): UpstreamRequest {
+  return {
+    headers: { ':method': 'POST', ':path': '/test.v1.Service/Method', 'content-type': 'application/grpc', te: 'trailers' },
+    body: Buffer.from([0, 0, 0, 0, 0]),
+    headersTimeoutMs: timeoutMs,
+    waitMs: timeoutMs,
+  };
 }
