@@ -3,7 +3,7 @@ import { createLogger } from '../../shared/src/logger';
 import { Metrics } from '../../shared/src/metrics';
 import { GatewayMetrics } from '../src/proxy/metrics';
 import { ENVOY_HTTP2_DEFAULTS, type ClusterPlan } from '../src/envoy/plan';
-import { Cluster, UpstreamFailure, UpstreamDeadlinePassed, UpstreamRefused, UpstreamTimeout } from '../src/proxy/upstream';
+import { cancelAttempt, Cluster, UpstreamCancelled, UpstreamFailure, UpstreamDeadlinePassed, UpstreamRefused, UpstreamTimeout, type UpstreamRequest } from '../src/proxy/upstream';
 import { startStandIn, unaryRequest, type StandIn } from './stand-in';
 
 /**
@@ -163,12 +163,17 @@ describe('healthy_panic_threshold', () => {
 });
 
 describe('outlier detection', () => {
-  // A host that answers every call trailers-only with `grpcStatus`.
+  // A host that answers every call trailers-only with `grpcStatus`, or holds it (`hold`)
+  // for the test to answer.
   let grpcStatus = '13';
   let failing: StandIn;
+  let onHeld: ((stream: http2.ServerHttp2Stream) => void) | undefined;
   beforeAll(async () => {
     failing = await startStandIn((stream) => {
-      stream.on('end', () => stream.respond({ ':status': 200, 'content-type': 'application/grpc', 'grpc-status': grpcStatus, 'grpc-message': 'no' }, { endStream: true }));
+      stream.on('end', () => {
+        if (grpcStatus === 'hold') onHeld?.(stream);
+        else stream.respond({ ':status': 200, 'content-type': 'application/grpc', 'grpc-status': grpcStatus, 'grpc-message': 'no' }, { endStream: true });
+      });
     });
   });
   afterAll(() => failing.close());
@@ -230,6 +235,64 @@ describe('outlier detection', () => {
     grpcStatus = '14';
     expect(about(await ejection(), 200)).toBe(200);
   }, 15_000);
+
+  test('aTrialCallWhoseCallerLeaves_isFollowedToItsAnswer_whichDecidesWhetherTheHostIsBack', async () => {
+    const c = cluster('ROUND_ROBIN', [failing.address], undefined, {
+      outlier: { ejectOn: 'gateway-failures', consecutiveFailures: 1, intervalMs: 300, baseEjectionMs: 100, maxEjectionMs: 1000, maxEjectionJitterMs: 0, unejectOnHealthCheck: true },
+    });
+    const breaker = c.hosts[0].breaker;
+    /** Ejects the host with one failed call, and waits until it lets a trial call through. */
+    const ejectUntilTrial = async (): Promise<void> => {
+      grpcStatus = '14';
+      const halfOpen = new Promise((resolve) => breaker.once('halfOpen', resolve));
+      expect(await outcomes(c, 1)).toEqual(['unavailable']);
+      await halfOpen;
+    };
+    /**
+     * Sends the trial call; once the host holds it, its caller leaves. The host then answers
+     * with `answer`, or never. What the caller got, and whether the held call was still open
+     * (not reset) once the caller had left.
+     */
+    const leaveTrial = async (req: UpstreamRequest, answer?: string): Promise<{ got: unknown; openAfterLeaving: boolean; held: http2.ServerHttp2Stream }> => {
+      grpcStatus = 'hold';
+      const held = new Promise<http2.ServerHttp2Stream>((resolve) => (onHeld = resolve));
+      const got = c.send(req).catch((e: unknown) => e);
+      const stream = await held;
+      cancelAttempt(req);
+      await new Promise((r) => setTimeout(r, 50));
+      const openAfterLeaving = !stream.closed && !stream.destroyed;
+      if (answer !== undefined && openAfterLeaving) stream.respond({ ':status': 200, 'content-type': 'application/grpc', 'grpc-status': answer }, { endStream: true });
+      return { got: await got, openAfterLeaving, held: stream };
+    };
+
+    // The host answers OK after the caller left: it is back. The caller is told it left.
+    await ejectUntilTrial();
+    const ok = await leaveTrial(unaryRequest(), '0');
+    expect(ok.openAfterLeaving).toBe(true);
+    expect(ok.got).toBeInstanceOf(UpstreamCancelled);
+    expect(c.hosts[0].state).toBe('closed');
+
+    // It answers UNAVAILABLE: ejected again.
+    await ejectUntilTrial();
+    const failed = await leaveTrial(unaryRequest(), '14');
+    expect(failed.openAfterLeaving).toBe(true);
+    expect(failed.got).toBeInstanceOf(UpstreamCancelled);
+    expect(c.hosts[0].state).toBe('open');
+
+    // A trial without a timer of its own (a stream with no deadline) whose host never answers:
+    // given up after one outlier interval and counted as a failed trial; its stream is reset.
+    const halfOpen = new Promise((resolve) => breaker.once('halfOpen', resolve));
+    await halfOpen;
+    const reopened = new Promise((resolve) => breaker.once('open', resolve));
+    const silent = await leaveTrial({ ...unaryRequest(), headersTimeoutMs: 0, waitMs: 0 });
+    expect(silent.openAfterLeaving).toBe(true);
+    await reopened;
+    expect(silent.got).toBeInstanceOf(UpstreamCancelled);
+    expect(c.hosts[0].state).toBe('open');
+    await new Promise((r) => setTimeout(r, 50));
+    expect(silent.held.closed || silent.held.destroyed).toBe(true);
+    expect(c.inFlight).toBe(0);
+  });
 
   test('gatewayFailuresOnly_internalAnswersDoNotEject_butDeadlineExceededOnesDo', async () => {
     grpcStatus = '13';

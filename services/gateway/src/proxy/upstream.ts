@@ -39,6 +39,11 @@ export interface UpstreamRequest {
   stream?: http2.ClientHttp2Stream;
   /** Takes the call out of its host's queue while it waits for a stream (for {@link cancelAttempt}). */
   leaveQueue?: () => void;
+  /**
+   * Set while the attempt is an ejected host's trial call (for {@link cancelAttempt}): its
+   * caller leaving does not reset it, because the host's answer decides whether it is back.
+   */
+  keepForVerdict?: () => void;
 }
 
 /** The caller went away and the attempt was given up ({@link cancelAttempt}): nothing to say about the host. */
@@ -57,12 +62,15 @@ export class UpstreamDeadlinePassed extends UpstreamCancelled {}
  * resets the upstream request when the downstream one is reset. A call waiting for a
  * stream leaves the queue (and its place in max_pending_requests); a sent one has its
  * stream reset. The attempt then fails with UpstreamCancelled, which the breaker does
- * not count against the host.
+ * not count against the host. An ejected host's trial call is the exception: it is
+ * followed until its answer's headers, which decide whether the host is back, and only
+ * then reset (see {@link Upstream}); its caller still gets UpstreamCancelled.
  */
 export function cancelAttempt(req: UpstreamRequest): void {
   if (req.cancelled) return;
   req.cancelled = true;
-  if (req.stream) req.stream.close(http2.constants.NGHTTP2_CANCEL);
+  if (req.keepForVerdict) req.keepForVerdict();
+  else if (req.stream) req.stream.close(http2.constants.NGHTTP2_CANCEL);
   else req.leaveQueue?.();
 }
 
@@ -254,7 +262,8 @@ export class Upstream {
     this.maxStreams = Math.max(1, this.h2.maxConcurrentStreams);
     const outlier = plan.outlier;
     this.ejectOn = outlier?.ejectOn ?? 'nothing';
-    this.breaker = new CircuitBreaker((req: UpstreamRequest) => this.attempt(req), {
+    // opossum runs the action while it is half-open only for the one trial call it lets through.
+    this.breaker = new CircuitBreaker((req: UpstreamRequest) => this.attempt(req, this.breaker.halfOpen), {
       timeout: false,
       // Opossum's own rule (a share of the calls in its window) never opens it: failures in a
       // row do, as Envoy counts them (below), and health checks. A failed trial call of a
@@ -345,8 +354,10 @@ export class Upstream {
 
   /**
    * Whether a failed attempt counts towards ejecting this host. A call its caller gave up
-   * says nothing about the host, except as the trial call of a half-open breaker: that one
-   * proved nothing, so the host stays ejected a while longer. Otherwise, as Envoy counts for
+   * says nothing about the host, except as the trial call of a half-open breaker: a trial
+   * whose caller's deadline passed before the host answered failed, so the host stays ejected
+   * a while longer (one whose caller left is followed to its answer instead: see
+   * {@link cancelAttempt}). Otherwise, as Envoy counts for
    * the enforced detection: resets, failed connections and timeouts (Envoy's 503 and 504) and
    * UNAVAILABLE always; an HTTP 5xx or a 5xx-mapped grpc-status when every 5xx counts, and
    * only 502–504 and DEADLINE_EXCEEDED when only gateway failures do.
@@ -658,17 +669,18 @@ export class Upstream {
     return session;
   }
 
-  private attempt(req: UpstreamRequest): Promise<UpstreamResponse> {
+  /** `trial`: the one call a half-open breaker lets through, whose outcome decides whether the host is back. */
+  private attempt(req: UpstreamRequest, trial = false): Promise<UpstreamResponse> {
     return new Promise((resolve, reject) => {
       // `fire` lets a call through only when a stream is free.
       const i = this.pickConnection();
       if (i < 0) reject(new UpstreamFailure(`no stream free to the ${this.plan.name} service`, 'reset'));
-      else this.send(i, req, resolve, reject);
+      else this.send(i, req, trial, resolve, reject);
     });
   }
 
   /** Opens the call's stream on connection i and settles the attempt with its answer. */
-  private send(i: number, req: UpstreamRequest, resolve: (res: UpstreamResponse) => void, reject: (err: Error) => void): void {
+  private send(i: number, req: UpstreamRequest, trial: boolean, resolve: (res: UpstreamResponse) => void, reject: (err: Error) => void): void {
     let stream: http2.ClientHttp2Stream;
     try {
       // No options object: a POST keeps its stream open for the body by default, and passing one
@@ -683,7 +695,7 @@ export class Upstream {
     this.resources.requests++;
     req.stream = stream;
     let settled = false;
-    const timer =
+    let timer =
       req.headersTimeoutMs > 0
         ? setTimeout(() => {
             if (settled) return;
@@ -693,10 +705,32 @@ export class Upstream {
             reject(req.timeoutIsCallers ? new UpstreamDeadlinePassed(`${message}, the call's deadline`) : new UpstreamTimeout(message));
           }, req.headersTimeoutMs)
         : undefined;
+    if (trial) {
+      // The trial call of an ejected host. Should its caller leave, resetting it would leave
+      // the host's recovery unproven (and count as a failed trial, a longer ejection); the call
+      // is followed instead until the answer's headers give their verdict, then reset. Its own
+      // timer bounds the wait; without one (a stream with no deadline), one outlier interval.
+      req.keepForVerdict = () => {
+        if (settled) {
+          stream.close(http2.constants.NGHTTP2_CANCEL);
+          return;
+        }
+        if (timer) return;
+        const ms = this.plan.outlier?.intervalMs ?? 10_000;
+        timer = setTimeout(() => {
+          if (settled) return;
+          settled = true;
+          stream.close(http2.constants.NGHTTP2_CANCEL);
+          reject(new UpstreamTimeout(`no answer from the ${this.plan.name} service within ${ms} ms to a trial call whose caller had left`));
+        }, ms);
+      };
+    }
     stream.on('response', (headers) => {
       if (settled) return;
       settled = true;
       if (timer) clearTimeout(timer);
+      // A trial call whose caller has left: its headers are the verdict; nothing more is read.
+      if (req.cancelled) stream.close(http2.constants.NGHTTP2_CANCEL);
       const trailersOnly = headers['grpc-status'] !== undefined;
       // Counted as finished already when it is a failure; `send` replaces release on success.
       const response: UpstreamResponse = { headers, stream, trailersOnly, release: noRelease };
@@ -727,7 +761,7 @@ export class Upstream {
       const code = (err as NodeJS.ErrnoException).code ?? '';
       const cause = ((err as { cause?: NodeJS.ErrnoException }).cause)?.code ?? '';
       const kind = CONNECT_ERRORS.has(code) || CONNECT_ERRORS.has(cause) ? 'connect-failure' : 'reset';
-      reject(req.cancelled ? new UpstreamCancelled('the caller went away') : new UpstreamFailure(`cannot reach the ${this.plan.name} service at ${this.address}: ${err.message}`, kind));
+      reject(req.cancelled && !trial ? new UpstreamCancelled('the caller went away') : new UpstreamFailure(`cannot reach the ${this.plan.name} service at ${this.address}: ${err.message}`, kind));
     });
     stream.on('close', () => {
       this.streamEnded(i);
@@ -735,7 +769,7 @@ export class Upstream {
       settled = true;
       if (timer) clearTimeout(timer);
       const refused = stream.rstCode === http2.constants.NGHTTP2_REFUSED_STREAM;
-      reject(req.cancelled ? new UpstreamCancelled('the caller went away') : new UpstreamFailure(`the ${this.plan.name} service at ${this.address} ${refused ? 'refused' : 'closed'} the call (code ${stream.rstCode})`, refused ? 'refused-stream' : 'reset'));
+      reject(req.cancelled && !trial ? new UpstreamCancelled('the caller went away') : new UpstreamFailure(`the ${this.plan.name} service at ${this.address} ${refused ? 'refused' : 'closed'} the call (code ${stream.rstCode})`, refused ? 'refused-stream' : 'reset'));
     });
     stream.end(req.body);
   }
@@ -869,9 +903,17 @@ export class Cluster {
         } else {
           this.hostActive[h]--;
           if ((err as { code?: string }).code === 'EOPENBREAKER') continue;
+          // A trial call followed to its verdict after its caller left (see cancelAttempt).
+          if (req.cancelled && !(err instanceof UpstreamCancelled)) throw new UpstreamCancelled('the caller went away');
           if (err instanceof UpstreamFailure) err.host = h;
           throw err;
         }
+      }
+      if (req.cancelled) {
+        // Answered after its caller left (a trial call followed to its verdict, or an answer
+        // that crossed the cancel); its stream is reset.
+        this.hostActive[h]--;
+        throw new UpstreamCancelled('the caller went away');
       }
       let released = false;
       res.release = () => {
