@@ -6,7 +6,7 @@ import type { Logger } from '../../../shared/src/logger';
 import { streamDurationMs, type CorsPlan, type GatewayPlan, type RoutePlan } from '../envoy/plan';
 import type { GlobalRateLimits, LimitHeaders, LimitOutcome, LocalTokenBucket } from '../limits/rate-limits';
 import { BodyIdle, BodyTooLarge, type Downstream } from './downstream';
-import { answerProtocol, Base64Chunker, decodeTextBody, formatGrpcTimeout, grpcStatusForHttp, parseGrpcTimeout, protocolOf, responseContentType, trailerFrame, type Protocol } from './grpc-web';
+import { answerProtocol, Base64Chunker, decodeTextBody, grpcStatusForHttp, parseGrpcTimeout, protocolOf, responseContentType, trailerFrame, type Protocol } from './grpc-web';
 import { cancelAttempt, isGatewayError, UpstreamCancelled, UpstreamDeadlinePassed, UpstreamFailure, UpstreamRefused, UpstreamTimeout, type Cluster, type UpstreamRequest, type UpstreamResponse } from './upstream';
 import type { GatewayMetrics } from './metrics';
 
@@ -45,7 +45,6 @@ const HOP_HEADERS = new Set([
   'origin',
   'referer',
   'cookie',
-  'grpc-timeout',
   'x-grpc-web',
   'x-user-agent',
   'user-agent',
@@ -348,7 +347,11 @@ export function createGateway(deps: GatewayDeps) {
     const callers = streamDeadline > 0 && (routeDeadline === 0 || streamDeadline <= routeDeadline);
     const deadline = callers ? streamDeadline : routeDeadline;
 
-    // The upstream request's headers, pseudo-headers first, handed to http2 as they are.
+    // The upstream request's headers, pseudo-headers first, handed to http2 as they are. The
+    // caller's grpc-timeout goes on as it came, and a call without one goes without one: Envoy's
+    // router rewrites grpc-timeout only on routes without max_stream_duration that set the
+    // deprecated max_grpc_timeout, which the gateway does not take. The deadline above is
+    // enforced here, and a call past it is reset upstream.
     const headers: Record<string, string> = { ':method': 'POST', ':path': ds.path };
     const dropToken = jwt && !jwt.forward ? jwt.headerName : undefined;
     const inbound = ds.headers;
@@ -388,7 +391,6 @@ export function createGateway(deps: GatewayDeps) {
         if (call.ds.closed) throw callerGone();
         const left = deadline > 0 ? deadline - Date.now() : 0;
         if (deadline > 0 && left <= 0) throw deadlineExceeded('the deadline passed before the service answered');
-        if (deadline > 0) headers['grpc-timeout'] = formatGrpcTimeout(left);
         const perTry = retry?.perTryTimeoutMs ?? 0;
         const headersTimeoutMs = perTry > 0 ? (left > 0 ? Math.min(perTry, left) : perTry) : left;
         // Which clock the attempt's timer is: a per-try timeout counts against the host, the

@@ -106,20 +106,6 @@ export function parseGrpcTimeout(value: string | undefined): number | undefined 
   return n * factor[m[2]];
 }
 
-/** The largest TimeoutValue: the spec allows at most 8 digits. */
-const MAX_TIMEOUT_VALUE = 99_999_999;
-
-/** Formats milliseconds as a grpc-timeout header value, in a coarser unit when milliseconds need more than 8 digits (as Envoy does). */
-export function formatGrpcTimeout(ms: number): string {
-  let t = Math.max(1, Math.ceil(ms));
-  if (t <= MAX_TIMEOUT_VALUE) return `${t}m`;
-  t = Math.floor(t / 1000);
-  if (t <= MAX_TIMEOUT_VALUE) return `${t}S`;
-  t = Math.floor(t / 60);
-  if (t <= MAX_TIMEOUT_VALUE) return `${t}M`;
-  return `${Math.min(MAX_TIMEOUT_VALUE, Math.floor(t / 60))}H`;
-}
-
 /** gRPC's mapping of an HTTP status to a gRPC one (doc/http-grpc-status-mapping.md), as Envoy applies it to local replies and to answers without a grpc-status. */
 const GRPC_STATUS_FOR_HTTP: Partial<Record<number, status>> = {
   400: status.INTERNAL,
