@@ -142,6 +142,23 @@ describe('grpc-accept-encoding', () => {
     await webCall('WatchStudent', 'stream-accept-gzip', { 'grpc-accept-encoding': 'identity,gzip' }, 100);
     expect(seen.get('stream-accept-gzip')!.headers['grpc-accept-encoding']).toBe('identity,gzip');
   });
+
+  test('requestHeaders_reachTheServiceAsBehindEnvoy', async () => {
+    await webCall('WatchStudent', 'stream-headers', { 'user-agent': 'Mozilla/5.0 test', 'x-forwarded-for': '203.0.113.7', cookie: 'session=secret', origin: 'http://localhost:5173' }, 100);
+    const headers = seen.get('stream-headers')!.headers;
+    // Passed on as they came, as Envoy passes them.
+    expect(headers['user-agent']).toBe('Mozilla/5.0 test');
+    expect(headers['authorization']).toBe(`Bearer ${token}`);
+    // use_remote_address with no trusted hops: the caller's address is appended.
+    expect(headers['x-forwarded-for']).toBe('203.0.113.7, 127.0.0.1');
+    expect(headers['content-type']).toBe('application/grpc+proto');
+    expect(headers.te).toBe('trailers');
+    expect(headers['content-length']).toBeUndefined();
+    // Browser headers no service reads are not passed on (Envoy would pass them).
+    expect(headers.cookie).toBeUndefined();
+    expect(headers.origin).toBeUndefined();
+    expect(headers['x-grpc-web']).toBeUndefined();
+  });
 });
 
 describe('grpc-timeout', () => {

@@ -47,7 +47,6 @@ const HOP_HEADERS = new Set([
   'cookie',
   'x-grpc-web',
   'x-user-agent',
-  'user-agent',
   'http2-settings',
   'pragma',
   'cache-control',
@@ -365,7 +364,6 @@ export function createGateway(deps: GatewayDeps) {
     // a gRPC-web call that names no encodings accepts identity only.
     if (protocol !== 'grpc' && headers['grpc-accept-encoding'] === undefined) headers['grpc-accept-encoding'] = 'identity';
     headers['x-forwarded-for'] = ds.headers['x-forwarded-for'] ? `${ds.headers['x-forwarded-for']}, ${ds.remoteAddress}` : ds.remoteAddress;
-    if (ds.headers['user-agent']) headers['user-agent'] = `${ds.headers['user-agent']} coursereg-gateway`;
 
     // A caller who goes away before the answer starts takes its upstream attempt with it
     // (the relay watches for it from then on).
