@@ -196,27 +196,31 @@ describe('outlier detection', () => {
     return seen;
   }
 
+  /**
+   * Fails one call (UNAVAILABLE) on a host ejected at its first failure, and waits until the
+   * host lets a trial call through; how long it stayed ejected, in ms.
+   */
+  async function ejection(c: Cluster): Promise<number> {
+    grpcStatus = '14';
+    const breaker = c.hosts[0].breaker;
+    const opened = new Promise<number>((resolve) => breaker.once('open', () => resolve(performance.now())));
+    const halfOpen = new Promise<number>((resolve) => breaker.once('halfOpen', () => resolve(performance.now())));
+    expect(await outcomes(c, 1)).toEqual(['unavailable']);
+    const from = await opened;
+    return Math.round((await halfOpen) - from);
+  }
+
   test('eachEjection_lastsLonger_upToMaxEjectionTime_andShrinksAgainWhileTheHostStaysIn', async () => {
     // Envoy's eject_time_backoff: base_ejection_time × the number of ejections, capped at
     // max_ejection_time; one less for every outlier interval the host stays in afterwards.
     // A failed trial call of a half-open breaker is the host's next ejection.
-    grpcStatus = '14';
     const c = cluster('ROUND_ROBIN', [failing.address], undefined, {
       outlier: { ejectOn: 'gateway-failures', consecutiveFailures: 1, intervalMs: 300, baseEjectionMs: 200, maxEjectionMs: 700, maxEjectionJitterMs: 0, unejectOnHealthCheck: true },
     });
-    const breaker = c.hosts[0].breaker;
-    /** How long the host stays ejected after one more failed call (until opossum lets a trial call through). */
-    const ejection = async (): Promise<number> => {
-      const opened = new Promise<number>((resolve) => breaker.once('open', () => resolve(performance.now())));
-      const halfOpen = new Promise<number>((resolve) => breaker.once('halfOpen', () => resolve(performance.now())));
-      expect(await outcomes(c, 1)).toEqual(['unavailable']);
-      const from = await opened;
-      return Math.round((await halfOpen) - from);
-    };
     // A length within timer slack of `expected` reads as `expected`; any other shows as measured.
     const about = (ms: number, expected: number) => (ms >= expected - 5 && ms < expected + 150 ? expected : ms);
     // 200, 400, 600, then capped at 700.
-    const lengths = [await ejection(), await ejection(), await ejection(), await ejection()];
+    const lengths = [await ejection(c), await ejection(c), await ejection(c), await ejection(c)];
     expect(lengths.map((ms, i) => about(ms, [200, 400, 600, 700][i]))).toEqual([200, 400, 600, 700]);
 
     // The host recovers: the trial call succeeds and it is back in.
@@ -226,14 +230,12 @@ describe('outlier detection', () => {
     // Three outlier intervals in, the back-off (4) is down to 1: the next ejection is the
     // second step, 400 ms (without the shrinking it would stay capped at 700).
     await new Promise((r) => setTimeout(r, 950));
-    grpcStatus = '14';
-    expect(about(await ejection(), 400)).toBe(400);
+    expect(about(await ejection(c), 400)).toBe(400);
     grpcStatus = '0';
     expect(await outcomes(c, 1)).toEqual(['0']);
     // Long after, one base_ejection_time again (without the shrinking, 600).
     await new Promise((r) => setTimeout(r, 1000));
-    grpcStatus = '14';
-    expect(about(await ejection(), 200)).toBe(200);
+    expect(about(await ejection(c), 200)).toBe(200);
   }, 15_000);
 
   test('aTrialCallWhoseCallerLeaves_isFollowedToItsAnswer_whichDecidesWhetherTheHostIsBack', async () => {
@@ -241,13 +243,6 @@ describe('outlier detection', () => {
       outlier: { ejectOn: 'gateway-failures', consecutiveFailures: 1, intervalMs: 300, baseEjectionMs: 100, maxEjectionMs: 1000, maxEjectionJitterMs: 0, unejectOnHealthCheck: true },
     });
     const breaker = c.hosts[0].breaker;
-    /** Ejects the host with one failed call, and waits until it lets a trial call through. */
-    const ejectUntilTrial = async (): Promise<void> => {
-      grpcStatus = '14';
-      const halfOpen = new Promise((resolve) => breaker.once('halfOpen', resolve));
-      expect(await outcomes(c, 1)).toEqual(['unavailable']);
-      await halfOpen;
-    };
     /**
      * Sends the trial call; once the host holds it, its caller leaves. The host then answers
      * with `answer`, or never. What the caller got, and whether the held call was still open
@@ -266,14 +261,14 @@ describe('outlier detection', () => {
     };
 
     // The host answers OK after the caller left: it is back. The caller is told it left.
-    await ejectUntilTrial();
+    await ejection(c);
     const ok = await leaveTrial(unaryRequest(), '0');
     expect(ok.openAfterLeaving).toBe(true);
     expect(ok.got).toBeInstanceOf(UpstreamCancelled);
     expect(c.hosts[0].state).toBe('closed');
 
     // It answers UNAVAILABLE: ejected again.
-    await ejectUntilTrial();
+    await ejection(c);
     const failed = await leaveTrial(unaryRequest(), '14');
     expect(failed.openAfterLeaving).toBe(true);
     expect(failed.got).toBeInstanceOf(UpstreamCancelled);
