@@ -695,16 +695,20 @@ export class Upstream {
     this.resources.requests++;
     req.stream = stream;
     let settled = false;
-    let timer =
-      req.headersTimeoutMs > 0
-        ? setTimeout(() => {
-            if (settled) return;
-            settled = true;
-            stream.close(http2.constants.NGHTTP2_CANCEL);
-            const message = `no answer from the ${this.plan.name} service within ${Math.round(req.headersTimeoutMs)} ms`;
-            reject(req.timeoutIsCallers ? new UpstreamDeadlinePassed(`${message}, the call's deadline`) : new UpstreamTimeout(message));
-          }, req.headersTimeoutMs)
-        : undefined;
+    // No answer in time: the attempt is given up and its stream reset. `verdictWaitMs` is set
+    // only for a trial call whose caller had left (see keepForVerdict below).
+    const expire = (verdictWaitMs?: number) => {
+      if (settled) return;
+      settled = true;
+      stream.close(http2.constants.NGHTTP2_CANCEL);
+      if (verdictWaitMs !== undefined) {
+        reject(new UpstreamTimeout(`no answer from the ${this.plan.name} service within ${verdictWaitMs} ms to a trial call whose caller had left`));
+        return;
+      }
+      const message = `no answer from the ${this.plan.name} service within ${Math.round(req.headersTimeoutMs)} ms`;
+      reject(req.timeoutIsCallers ? new UpstreamDeadlinePassed(`${message}, the call's deadline`) : new UpstreamTimeout(message));
+    };
+    let timer = req.headersTimeoutMs > 0 ? setTimeout(expire, req.headersTimeoutMs) : undefined;
     if (trial) {
       // The trial call of an ejected host. Should its caller leave, resetting it would leave
       // the host's recovery unproven (and count as a failed trial, a longer ejection); the call
@@ -717,12 +721,7 @@ export class Upstream {
         }
         if (timer) return;
         const ms = this.plan.outlier?.intervalMs ?? 10_000;
-        timer = setTimeout(() => {
-          if (settled) return;
-          settled = true;
-          stream.close(http2.constants.NGHTTP2_CANCEL);
-          reject(new UpstreamTimeout(`no answer from the ${this.plan.name} service within ${ms} ms to a trial call whose caller had left`));
-        }, ms);
+        timer = setTimeout(expire, ms, ms);
       };
     }
     stream.on('response', (headers) => {
