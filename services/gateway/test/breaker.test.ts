@@ -13,7 +13,7 @@ import { ENVOY_HTTP2_DEFAULTS, type ClusterPlan } from '../src/envoy/plan';
 import { startGateway, type StartedGateway } from '../src/main';
 import { Cluster } from '../src/proxy/upstream';
 import { changedEnvoyConfig, webFailure } from './gateway.fixtures';
-import { answerHealthCheck, startStandIn, unaryRequest } from './stand-in';
+import { answerHealthCheck, startStandIn, unaryRequest, waitFor } from './stand-in';
 
 let env: TestEnv;
 let gateway: StartedGateway;
@@ -338,12 +338,8 @@ function healthCheckedCluster(address: string, baseEjectionMs: number, healthInt
 }
 
 /** Waits up to 5 s for the cluster's only host to reach `state`. */
-async function waitForHostState(cluster: Cluster, state: string): Promise<void> {
-  const until = Date.now() + 5000;
-  while (cluster.hosts[0].state !== state) {
-    if (Date.now() > until) throw new Error(`the host did not become ${state}`);
-    await new Promise((r) => setTimeout(r, 5));
-  }
+function waitForHostState(cluster: Cluster, state: string): Promise<void> {
+  return waitFor(() => cluster.hosts[0].state === state, `the host becomes ${state}`, 5000);
 }
 
 describe('a host taken back by its health checks', () => {
@@ -379,11 +375,7 @@ describe('a host taken back by its health checks', () => {
       expect(cluster.hosts[0].state).toBe('open');
       // The host recovers; its passing health check takes it back (successful_active_health_check_uneject_host).
       failing = false;
-      const until = Date.now() + 5000;
-      while (cluster.hosts[0].state !== 'closed') {
-        if (Date.now() > until) throw new Error('the host was not taken back');
-        await new Promise((r) => setTimeout(r, 20));
-      }
+      await waitForHostState(cluster, 'closed');
       expect(await call()).toBe(true);
       // One failure now is one failure, not the sixth of a run: Envoy's count of consecutive
       // failures started again, so the host stays in.
@@ -463,8 +455,7 @@ describe('health checks at start-up, as Envoy warms a cluster', () => {
       res.stream.resume();
       res.release();
       // The check already scheduled keeps its time; after it, every 50 ms.
-      const until = Date.now() + 3000;
-      while (checks < 2 && Date.now() < until) await new Promise((r) => setTimeout(r, 5));
+      await waitFor(() => checks >= 2, 'the check scheduled before the call');
       const at = checks;
       await new Promise((r) => setTimeout(r, 400));
       expect(checks - at).toBeGreaterThanOrEqual(4);
@@ -527,8 +518,7 @@ describe('a host failing its health checks', () => {
       await waitForState('closed');
       mode = 'silent';
       // One check times out: still in. The second: out.
-      const until = Date.now() + 5000;
-      while (unanswered < 1 && Date.now() < until) await new Promise((r) => setTimeout(r, 5));
+      await waitFor(() => unanswered >= 1, 'the first unanswered check', 5000);
       await new Promise((r) => setTimeout(r, 150));
       expect(unanswered).toBe(1);
       expect(cluster.hosts[0].state).toBe('closed');

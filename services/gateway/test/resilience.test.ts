@@ -5,7 +5,7 @@ import { createTestEnv, type TestEnv } from '../../shared/testing/harness';
 import { startGateway, type StartedGateway } from '../src/main';
 import type { Cluster } from '../src/proxy/upstream';
 import { changedEnvoyConfig } from './gateway.fixtures';
-import { startStandIn, type StandIn } from './stand-in';
+import { startStandIn, waitFor, type StandIn } from './stand-in';
 
 /**
  * What the gateway does when a caller goes away before its answer has started: as Envoy
@@ -61,14 +61,6 @@ function grpcCall(session: http2.ClientHttp2Session, method: string, body = true
   if (body) req.end(EMPTY_MESSAGE);
   else req.write(EMPTY_MESSAGE);
   return req;
-}
-
-async function waitFor(cond: () => boolean, what: string, timeoutMs = 3000): Promise<void> {
-  const until = Date.now() + timeoutMs;
-  while (!cond()) {
-    if (Date.now() > until) throw new Error(`${what}: not within ${timeoutMs} ms`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
 }
 
 /** Runs `body` with a gateway (started with `extra`) and an HTTP/2 session to it, then closes both and removes `config`, if given. */

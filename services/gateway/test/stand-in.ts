@@ -53,6 +53,15 @@ export function answerHealthCheck(stream: http2.ServerHttp2Stream, serving: bool
   stream.end(Buffer.from([0, 0, 0, 0, 2, 0x08, serving ? 0x01 : 0x02]));
 }
 
+/** Waits until `cond` holds, looking every 10 ms; fails naming `what` after `timeoutMs`. */
+export async function waitFor(cond: () => boolean, what: string, timeoutMs = 3000): Promise<void> {
+  const until = Date.now() + timeoutMs;
+  while (!cond()) {
+    if (Date.now() > until) throw new Error(`${what}: not within ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
 /** A unary call to a stand-in, with an empty message, as a cluster sends it; `timeoutMs` bounds both its wait for a stream and its answer. */
 export function unaryRequest(timeoutMs = 2000): UpstreamRequest {
   return {
