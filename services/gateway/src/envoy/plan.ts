@@ -424,7 +424,7 @@ export function buildGatewayPlan(envoyDoc: unknown, rateLimitDoc: unknown): Gate
       name: String(listener.name),
       port: num(sock.port_value, 8080),
       // Envoy's defaults: streams idle 5 minutes, connections idle 1 hour.
-      streamIdleTimeoutMs: hcm.stream_idle_timeout !== undefined ? durationMs(hcm.stream_idle_timeout, `${hw}.stream_idle_timeout`) : 300_000,
+      streamIdleTimeoutMs: optionalDurationMs(hcm, 'stream_idle_timeout', hw, 300_000),
       idleTimeoutMs,
       http2: http2Options(h2opts),
       accessLog,
