@@ -4,7 +4,7 @@ import { Metrics } from '../../shared/src/metrics';
 import { GatewayMetrics } from '../src/proxy/metrics';
 import { ENVOY_HTTP2_DEFAULTS, type ClusterPlan } from '../src/envoy/plan';
 import { cancelAttempt, Cluster, UpstreamCancelled, UpstreamFailure, UpstreamDeadlinePassed, UpstreamRefused, UpstreamTimeout, type UpstreamRequest } from '../src/proxy/upstream';
-import { startStandIn, unaryRequest, type StandIn } from './stand-in';
+import { startStandIn, unaryRequest, waitFor, type StandIn } from './stand-in';
 
 /**
  * How a cluster of several hosts picks one per call, for each lb_policy the
@@ -109,7 +109,7 @@ test('leastRequest_oneHostBusy_sendsNewCallsToTheIdleOne', async () => {
   const c = cluster('LEAST_REQUEST', [hosts[0].address, hosts[1].address], () => 0);
   hosts[0].hold = true;
   const busy = c.send(unaryRequest());
-  await waitFor(() => hosts[0].hits === 1);
+  await waitFor(() => hosts[0].hits === 1, 'the host holds one call', 2000);
   const order: number[] = [];
   for (let i = 0; i < 4; i++) order.push(await callAndSeeWhere(c));
   expect(order).toEqual([1, 1, 1, 1]);
@@ -383,13 +383,13 @@ test('maxConcurrentStreams_moreCallsThanOneConnectionCarries_opensAnotherConnect
   hosts[0].hold = true;
   const before = hosts[0].connections;
   const calls = Array.from({ length: 5 }, () => c.send(unaryRequest()));
-  await waitFor(() => hosts[0].hits === 5);
+  await waitFor(() => hosts[0].hits === 5, 'the host holds five calls', 2000);
   expect(hosts[0].connections - before).toBe(3);
   expect(c.hosts[0].pool).toEqual({ connections: 3, streams: 5, waiting: 0 });
 
   answerHeld(hosts[0]);
   for (const call of calls) await finish(call);
-  await waitFor(() => c.hosts[0].pool.streams === 0);
+  await waitFor(() => c.hosts[0].pool.streams === 0, 'no stream open', 2000);
   expect(c.inFlight).toBe(0);
 });
 
@@ -401,7 +401,7 @@ async function oneStreamBusy(breaker: Pick<ClusterPlan['breaker'], 'maxPendingRe
   });
   hosts[0].hold = true;
   const first = c.send(unaryRequest());
-  await waitFor(() => hosts[0].hits === 1);
+  await waitFor(() => hosts[0].hits === 1, 'the host holds one call', 2000);
   return { c, first };
 }
 
@@ -410,7 +410,7 @@ test('maxConnectionsReached_aCallWaitsForAStream_andOnePastMaxPendingIsRefused',
 
   // The one connection carries its one stream: the next call waits, the one after is refused.
   const second = c.send(unaryRequest());
-  await waitFor(() => c.hosts[0].pool.waiting === 1);
+  await waitFor(() => c.hosts[0].pool.waiting === 1, 'one call waits for a stream', 2000);
   await expect(c.send(unaryRequest())).rejects.toMatchObject({ constructor: UpstreamRefused, reason: 'UPSTREAM_OVERLOADED' });
   expect(hosts[0].hits).toBe(1);
   expect(c.inFlight).toBe(2);
@@ -425,7 +425,7 @@ test('maxConnectionsReached_aCallWaitsForAStream_andOnePastMaxPendingIsRefused',
   // When the first call's stream ends, the waiting call takes its place on the same connection.
   answer(hosts[0].held.shift()!);
   await finish(first);
-  await waitFor(() => hosts[0].hits === 2);
+  await waitFor(() => hosts[0].hits === 2, 'the host holds the second call', 2000);
   expect(c.hosts[0].pool).toEqual({ connections: 1, streams: 1, waiting: 0 });
   answerHeld(hosts[0]);
   await finish(second);
@@ -452,7 +452,7 @@ test('thePerTryTimeout_startsWhenTheCallGetsItsStream_notWhileItWaits', async ()
   // As in Envoy, where the per-try timer starts when the pool hands the request a stream.
   const { c, first } = await oneStreamBusy({ maxPendingRequests: 10 });
   const second = c.send({ ...unaryRequest(), headersTimeoutMs: 150, waitMs: 0 });
-  await waitFor(() => c.hosts[0].pool.waiting === 1);
+  await waitFor(() => c.hosts[0].pool.waiting === 1, 'one call waits for a stream', 2000);
   await new Promise((r) => setTimeout(r, 300));
   // Twice its per-try timeout in the queue, and it is still waiting, not failed.
   expect(c.hosts[0].pool.waiting).toBe(1);
@@ -466,23 +466,23 @@ test('maxRequests_countsCallsThatHaveAStream_notThoseWaitingForOne', async () =>
   // against max_pending_requests.
   const { c, first } = await oneStreamBusy({ maxPendingRequests: 5, maxRequests: 1 });
   const second = c.send(unaryRequest());
-  await waitFor(() => c.resources.pending === 1);
+  await waitFor(() => c.resources.pending === 1, 'one call pending', 2000);
   expect(c.resources.requests).toBe(1);
 
   answer(hosts[0].held.shift()!);
   await finish(first);
-  await waitFor(() => hosts[0].hits === 2);
+  await waitFor(() => hosts[0].hits === 2, 'the host holds the second call', 2000);
   expect(c.resources).toMatchObject({ requests: 1, pending: 0 });
   answerHeld(hosts[0]);
   await finish(second);
-  await waitFor(() => c.resources.requests === 0);
+  await waitFor(() => c.resources.requests === 0, 'no request active', 2000);
 });
 
 test('maxRequestsReached_withStreamsFree_refusesTheNextCallAtOnce', async () => {
   const c = cluster('ROUND_ROBIN', [hosts[0].address], undefined, { breaker: { maxConnections: 4, maxPendingRequests: 5, maxRequests: 1, maxRetries: 3 } });
   hosts[0].hold = true;
   const first = c.send(unaryRequest());
-  await waitFor(() => hosts[0].hits === 1);
+  await waitFor(() => hosts[0].hits === 1, 'the host holds one call', 2000);
   await expect(c.send(unaryRequest())).rejects.toMatchObject({ constructor: UpstreamRefused, reason: 'UPSTREAM_OVERLOADED', message: expect.stringContaining('max_requests') });
   expect(hosts[0].hits).toBe(1);
   expect(c.inFlight).toBe(1);
@@ -501,16 +501,16 @@ test('maxConnections_isCountedAcrossTheClustersHosts', async () => {
   hosts[0].hold = true;
   hosts[1].hold = true;
   const calls = [c.send(unaryRequest()), c.send(unaryRequest())];
-  await waitFor(() => hosts[0].hits === 1 && hosts[1].hits === 1);
+  await waitFor(() => hosts[0].hits === 1 && hosts[1].hits === 1, 'each host holds one call', 2000);
   calls.push(c.send(unaryRequest()));
-  await waitFor(() => c.resources.pending === 1);
+  await waitFor(() => c.resources.pending === 1, 'one call pending', 2000);
   expect(c.resources).toMatchObject({ connections: 2, requests: 2 });
   expect(c.hosts.map((h) => h.pool.connections)).toEqual([1, 1]);
 
   // Host 0's stream comes free and the waiting call takes it there.
   answer(hosts[0].held.shift()!);
   await finish(calls[0]);
-  await waitFor(() => hosts[0].hits === 2);
+  await waitFor(() => hosts[0].hits === 2, 'the host holds the second call', 2000);
   expect(c.resources).toMatchObject({ connections: 2, pending: 0 });
   answerHeld(hosts[0]);
   answerHeld(hosts[1]);
@@ -524,11 +524,11 @@ test('idleTimeout_closesConnectionsWithoutACall_andTheNextCallOpensOneAgain', as
   const c = cluster('ROUND_ROBIN', [hosts[0].address], undefined, { http2: { ...ENVOY_HTTP2_DEFAULTS, maxConcurrentStreams: 1 }, idleTimeoutMs: 100 });
   hosts[0].hold = true;
   const calls = Array.from({ length: 3 }, () => c.send(unaryRequest()));
-  await waitFor(() => hosts[0].hits === 3);
+  await waitFor(() => hosts[0].hits === 3, 'the host holds three calls', 2000);
   expect(c.hosts[0].pool.connections).toBe(3);
   answerHeld(hosts[0]);
   for (const call of calls) await finish(call);
-  await waitFor(() => c.hosts[0].pool.connections === 0);
+  await waitFor(() => c.hosts[0].pool.connections === 0, 'no connection open', 2000);
   expect(c.resources.connections).toBe(0);
 
   const before = hosts[0].connections;
@@ -536,11 +536,3 @@ test('idleTimeout_closesConnectionsWithoutACall_andTheNextCallOpensOneAgain', as
   expect(hosts[0].connections - before).toBe(1);
   expect(c.hosts[0].pool.connections).toBe(1);
 });
-
-async function waitFor(cond: () => boolean, timeoutMs = 2000): Promise<void> {
-  const until = Date.now() + timeoutMs;
-  while (!cond()) {
-    if (Date.now() > until) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 5));
-  }
-}

@@ -2,7 +2,7 @@ import * as http from 'node:http';
 import * as http2 from 'node:http2';
 import { createTestEnv, type TestEnv } from '../../shared/testing/harness';
 import { startGateway, type StartedGateway } from '../src/main';
-import { startStandIn, type StandIn } from './stand-in';
+import { startStandIn, waitFor, type StandIn } from './stand-in';
 
 /**
  * gRPC-web edge cases a browser (or a grpc-web SDK) runs into, against a stand-in
@@ -55,17 +55,6 @@ afterAll(async () => {
   await upstream?.close();
   await env?.cleanup();
 });
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-async function until(cond: () => boolean, ms: number): Promise<boolean> {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) return false;
-    await sleep(10);
-  }
-  return true;
-}
 
 interface WebAnswer {
   httpStatus: number;
@@ -125,10 +114,10 @@ describe('a caller that goes away before the service answers', () => {
     });
     req.on('error', () => undefined);
     req.end(EMPTY_MESSAGE);
-    expect(await until(() => seen.has('late-stream-h1'), 2000)).toBe(true);
+    await waitFor(() => seen.has('late-stream-h1'), 'the service gets the call', 2000);
     req.destroy();
     // The service would answer 300 ms after the call came and stream on, to nobody: the gateway cancels it.
-    expect(await until(() => seen.get('late-stream-h1')!.closed, 1500)).toBe(true);
+    await waitFor(() => seen.get('late-stream-h1')!.closed, 'the upstream stream is cancelled', 1500);
   });
 });
 
@@ -166,7 +155,7 @@ describe('grpc-timeout', () => {
     // Register's route has no retries; the stand-in never answers.
     const answer = await webCall('Register', 'never-register', { 'grpc-timeout': '200m' });
     expect(answer.grpcStatus).toBe('4');
-    expect(await until(() => seen.get('never-register')?.closed === true, 2000)).toBe(true);
+    await waitFor(() => seen.get('never-register')?.closed === true, 'the upstream call is reset', 2000);
   });
 
   test('grpcTimeout_ofZero_isDeadlineExceededAtOnce_andNeverReachesTheService', async () => {
