@@ -284,11 +284,7 @@ describe('a cluster of two hosts', () => {
 
       // Restarted on its address, the host is taken back once its health checks pass.
       b = await startCourseService({ ...env.env, COURSE_GRPC_ADDR: `127.0.0.1:${bPort}` });
-      const back = Date.now() + 20_000;
-      while (cluster.state !== 'closed') {
-        if (Date.now() > back) throw new Error(`the restarted host was not taken back (cluster ${cluster.state})`);
-        await new Promise((r) => setTimeout(r, 200));
-      }
+      await waitFor(() => cluster.state === 'closed', 'the restarted host is taken back', 20_000);
       const before = cluster.hosts[1].breaker.stats.successes;
       for (let i = 0; i < 20; i++) await courses.ListTerms({ pageSize: 1 }, caller());
       expect(cluster.hosts[1].breaker.stats.successes).toBeGreaterThan(before);
