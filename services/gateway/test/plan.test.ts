@@ -408,3 +408,33 @@ test('routeTimeout_isIgnoredWhereMaxStreamDurationIsSet_asEnvoysRouterIgnoresIt'
   expect(byName.get('course')!.streamDuration).toBeUndefined();
   expect(plan.unsupported).toEqual(['admin (the gateway serves metrics on its own port instead)']);
 });
+
+test('plan_rateLimitEntries_valueShadowAndUnlimited_asTheRateLimitServiceReadsThem', () => {
+  const { envoy, limits } = load();
+  limits.descriptors.push(
+    { key: 'remote_address', value: '50.0.0.5', rate_limit: { unit: 'second', requests_per_unit: 0 } },
+    { key: 'remote_address', value: '10.1.2.3', unlimited: true },
+    { key: 'remote_address', value: '10.1.2.4' },
+    { key: 'registrar', rate_limit: { unit: 'minute', requests_per_unit: 600 }, shadow_mode: true },
+  );
+  const plan = buildGatewayPlan(envoy, limits).rateLimit!;
+  // The key's own limit stays as it is; each value has its own.
+  expect(plan.limits.get('remote_address')).toEqual({ unit: 'second', requestsPerUnit: 500, durationSeconds: 1 });
+  const byValue = plan.valueLimits!.get('remote_address')!;
+  expect(byValue.get('50.0.0.5')).toEqual({ unit: 'second', requestsPerUnit: 0, durationSeconds: 1 });
+  expect(byValue.get('10.1.2.3')).toMatchObject({ unlimited: true });
+  expect(byValue.get('10.1.2.4')).toMatchObject({ unlimited: true });
+  expect(plan.limits.get('registrar')).toEqual({ unit: 'minute', requestsPerUnit: 600, durationSeconds: 60, shadow: true });
+  expect(buildGatewayPlan(envoy, limits).unsupported.filter((u) => u.startsWith('ratelimit'))).toEqual([]);
+});
+
+test.each([
+  ['nested descriptors', { key: 'remote_address', descriptors: [{ key: 'path', rate_limit: { unit: 'second', requests_per_unit: 1 } }] }, /nested entries are not supported/],
+  ['replaces', { key: 'student', value: 'S1', name: 'one', replaces: [{ name: 'other' }], rate_limit: { unit: 'second', requests_per_unit: 1 } }, /replaces or name/],
+  ['a key named twice', { key: 'student', rate_limit: { unit: 'second', requests_per_unit: 5 } }, /a second limit for student/],
+  ['unlimited with a rate_limit', { key: 'x', unlimited: true, rate_limit: { unit: 'second', requests_per_unit: 5 } }, /unlimited and rate_limit together/],
+])('plan_rateLimitEntry_%s_isRefusedAtStart', (_what, entry, message) => {
+  const { envoy, limits } = load();
+  limits.descriptors.push(entry);
+  expect(() => buildGatewayPlan(envoy, limits)).toThrow(message);
+});

@@ -1,9 +1,10 @@
 import { randomBytes } from 'node:crypto';
-import { createServer, type Server, type Socket } from 'node:net';
+import { connect, createServer, type Server, type Socket } from 'node:net';
 import Redis from 'ioredis';
 import { createRedis } from '../../shared/src/redis';
 import type { RateLimitPlan, RoutePlan } from '../src/envoy/plan';
 import { GlobalRateLimits, LocalTokenBucket } from '../src/limits/rate-limits';
+import { waitFor } from './stand-in';
 
 const REDIS_URL = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379/0';
 
@@ -131,6 +132,130 @@ describe('GlobalRateLimits against Redis', () => {
   it('check_routeWithoutDescriptorsThatHaveLimits_checksNothing', async () => {
     const unlimited = { ...route, rateLimitActions: [[{ kind: 'generic_key', descriptorKey: 'no_limit_here', value: 'x' }]] } as unknown as RoutePlan;
     expect(await limits.check(unlimited, facts('S0004'))).toEqual({});
+  });
+
+  it('check_valueEntries_takeThePlaceOfTheKeysLimitForThatValueOnly', async () => {
+    // As the rate limit service's config: one address blocked (0 a second), one exempt, the rest at 100.
+    const valueLimits = new Map([
+      [
+        'remote_address',
+        new Map([
+          ['10.9.0.1', { unit: 'second', requestsPerUnit: 0, durationSeconds: 1 }],
+          ['10.9.0.2', { unit: 'none', requestsPerUnit: 0, durationSeconds: 0, unlimited: true }],
+        ]),
+      ],
+    ]);
+    const byValue = new GlobalRateLimits(planWith({ timeoutMs: 2000, valueLimits }), redis, 'jwt_payload');
+    const at = (address: string, student: string) => byValue.check(route, { remoteAddress: address, jwtPayload: { sub: student } });
+    try {
+      const blocked = await at('10.9.0.1', 'S2001');
+      expect(blocked.limited).toMatchObject({ descriptor: 'remote_address', limit: 0 });
+      // Another address keeps the key's own limit: served, with 100 a second in its policy.
+      const other = await at('10.9.0.3', 'S2002');
+      expect(other.limited).toBeUndefined();
+      expect(other.headers?.['x-ratelimit-limit']).toBe('3, 3;w=1, 100;w=1');
+      // The exempt address is not counted at all; the student's own limit still holds.
+      const exempt = await Promise.all(Array.from({ length: 4 }, () => at('10.9.0.2', 'S2003')));
+      expect(exempt.map((o) => o.limited?.descriptor)).toEqual([undefined, undefined, undefined, 'student']);
+      expect(exempt[0].headers?.['x-ratelimit-limit']).toBe('3, 3;w=1');
+      const plain = new Redis(REDIS_URL);
+      try {
+        expect(await plain.exists(`${prefix}rl:coursereg:remote_address:10.9.0.2`, `${prefix}rl:coursereg:remote_address=10.9.0.2:10.9.0.2`)).toBe(0);
+        expect(await plain.get(`${prefix}rl:coursereg:remote_address=10.9.0.1:10.9.0.1`)).toBe('1');
+        expect(await plain.get(`${prefix}rl:coursereg:remote_address:10.9.0.1`)).toBeNull();
+      } finally {
+        plain.disconnect();
+      }
+    } finally {
+      byValue.close();
+    }
+  });
+
+  it('check_shadowModeLimit_countsButNeverRefuses', async () => {
+    const shadow = new GlobalRateLimits(
+      planWith({ timeoutMs: 2000, limits: new Map([['student', { unit: 'second', requestsPerUnit: 2, durationSeconds: 1, shadow: true }]]) }),
+      redis,
+      'jwt_payload',
+    );
+    try {
+      const outcomes = await Promise.all(Array.from({ length: 4 }, () => shadow.check(route, facts('S2101'))));
+      expect(outcomes.map((o) => o.limited)).toEqual([undefined, undefined, undefined, undefined]);
+      expect(outcomes.map((o) => o.shadowLimited)).toEqual([undefined, undefined, 'student', 'student']);
+      expect(outcomes.map((o) => o.headers?.['x-ratelimit-remaining'])).toEqual(['1', '0', '0', '0']);
+    } finally {
+      shadow.close();
+    }
+  });
+});
+
+describe('GlobalRateLimits when Redis goes away and comes back', () => {
+  const prefix = `coursereg-test:ratelimits_outage_${process.pid}_${randomBytes(3).toString('hex')}:`;
+  const upstream = new URL(REDIS_URL);
+  const sockets = new Set<Socket>();
+  let relay: Server;
+  let port = 0;
+
+  /** A TCP relay to the real Redis, which the test can take down and bring back on the same port. */
+  async function openRelay(): Promise<void> {
+    relay = createServer((client) => {
+      const server = connect(Number(upstream.port || 6379), upstream.hostname);
+      for (const s of [client, server]) {
+        sockets.add(s);
+        s.on('error', () => undefined);
+        s.once('close', () => sockets.delete(s));
+      }
+      client.pipe(server).pipe(client);
+      client.once('close', () => server.destroy());
+      server.once('close', () => client.destroy());
+    });
+    await new Promise<void>((resolve) => relay.listen(port, '127.0.0.1', resolve));
+    port = (relay.address() as { port: number }).port;
+  }
+
+  async function closeRelay(): Promise<void> {
+    const closed = new Promise<void>((resolve) => relay.close(() => resolve()));
+    for (const s of sockets) s.destroy();
+    await closed;
+  }
+
+  afterAll(async () => {
+    const plain = new Redis(REDIS_URL);
+    const keys = await plain.keys(`${prefix}*`);
+    if (keys.length) await plain.del(...keys);
+    plain.disconnect();
+  });
+
+  it('check_redisReconnecting_failsOpenAtOnce_andNothingIsCountedLater', async () => {
+    await openRelay();
+    const redis = createRedis(`redis://127.0.0.1:${port}/${upstream.pathname.slice(1) || '0'}`, prefix);
+    // An hour's window, so the count cannot start over during the test.
+    const limits = new GlobalRateLimits(
+      planWith({ timeoutMs: 2000, limits: new Map([['student', { unit: 'hour', requestsPerUnit: 1000, durationSeconds: 3600 }]]) }),
+      redis,
+      'jwt_payload',
+    );
+    try {
+      await redis.ping();
+      expect((await limits.check(route, facts('S3001'))).headers?.['x-ratelimit-remaining']).toBe('999');
+
+      await closeRelay();
+      await waitFor(() => redis.status !== 'ready', 'the client to see Redis gone');
+      const started = performance.now();
+      const during = Promise.all(Array.from({ length: 10 }, () => limits.check(route, facts('S3001'))));
+      // Redis comes back while those checks are (or would be) waiting in the client's offline queue.
+      await openRelay();
+      // They fail open at once, not after the 2 s timeout nor once Redis is back: the rate limit
+      // service answers an error when its Redis is down.
+      expect(await during).toEqual(Array.from({ length: 10 }, () => ({ failedOpen: true })));
+      expect(performance.now() - started).toBeLessThan(1000);
+      await waitFor(() => redis.status === 'ready', 'the client to reconnect', 10_000);
+      // The checks made while Redis was away were never counted, then or since.
+      expect((await limits.check(route, facts('S3001'))).headers?.['x-ratelimit-remaining']).toBe('998');
+    } finally {
+      limits.close();
+      redis.disconnect();
+      await closeRelay();
+    }
   });
 });
 

@@ -275,7 +275,21 @@ export interface RateLimitPlan {
   /** The HTTP status of a refusal when the limit store fails and failureModeDeny is set (status_on_error; Envoy's 500 by default). */
   statusOnError: number;
   xRateLimitHeaders: boolean;
-  limits: Map<string, { unit: string; requestsPerUnit: number; durationSeconds: number }>;
+  /** The limit of each descriptor key (an entry without `value`). */
+  limits: Map<string, DescriptorLimit>;
+  /** Limits for one value of a key (entries with `value`): they take the place of the key's own limit for that value. */
+  valueLimits?: Map<string, Map<string, DescriptorLimit>>;
+}
+
+/** One descriptor entry of envoy/ratelimit/config.yaml. */
+export interface DescriptorLimit {
+  unit: string;
+  requestsPerUnit: number;
+  durationSeconds: number;
+  /** shadow_mode: counted, never refused. */
+  shadow?: boolean;
+  /** unlimited: never counted or refused. */
+  unlimited?: boolean;
 }
 
 type Obj = Record<string, unknown>;
@@ -822,16 +836,40 @@ function readRateLimit(r: Reader, value: Obj | undefined, limitsDoc: unknown, wh
   requireResourceExhausted(r, cfg, where);
   const doc = r.obj(limitsDoc, 'ratelimit', ['domain', 'descriptors']);
   if (doc.domain !== domain) throw new Error(`ratelimit config domain ${String(doc.domain)} does not match envoy.yaml's ${domain}`);
-  const limits = new Map<string, { unit: string; requestsPerUnit: number; durationSeconds: number }>();
+  const limits = new Map<string, DescriptorLimit>();
+  const valueLimits = new Map<string, Map<string, DescriptorLimit>>();
   r.list(doc.descriptors, 'ratelimit.descriptors').forEach((d, i) => {
     const dw = `ratelimit.descriptors[${i}]`;
-    const desc = r.obj(d, dw, ['key', 'value', 'rate_limit']);
-    if (desc.value !== undefined) r.unsupported.push(`${dw}.value (limits per descriptor value)`);
-    const rl = r.obj(desc.rate_limit, `${dw}.rate_limit`, ['unit', 'requests_per_unit']);
-    const unit = String(rl.unit);
-    const durationSeconds = UNIT_SECONDS[unit];
-    if (!durationSeconds) throw new Error(`${dw}.rate_limit.unit: unknown unit ${unit}`);
-    limits.set(String(desc.key), { unit, requestsPerUnit: num(rl.requests_per_unit, 0), durationSeconds });
+    const desc = r.obj(d, dw, ['key', 'value', 'rate_limit', 'unlimited', 'shadow_mode', 'descriptors', 'replaces', 'name']);
+    // Refused rather than skipped: a limit counted differently from the rate limit service's
+    // would refuse callers it lets through, or the other way round.
+    if (desc.descriptors !== undefined) throw new Error(`${dw}.descriptors: the gateway takes one level of descriptors (nested entries are not supported)`);
+    if (desc.replaces !== undefined || desc.name !== undefined) throw new Error(`${dw}: the gateway does not support replaces or name`);
+    const key = String(desc.key);
+    const value = desc.value === undefined ? undefined : String(desc.value);
+    let limit: DescriptorLimit;
+    if (desc.unlimited === true || desc.rate_limit === undefined) {
+      // The rate limit service lets through a descriptor whose entry has no rate_limit, as an unlimited one.
+      if (desc.rate_limit !== undefined) throw new Error(`${dw}: unlimited and rate_limit together`);
+      limit = { unit: 'none', requestsPerUnit: 0, durationSeconds: 0, unlimited: true };
+    } else {
+      const rl = r.obj(desc.rate_limit, `${dw}.rate_limit`, ['unit', 'requests_per_unit']);
+      const unit = String(rl.unit);
+      const durationSeconds = UNIT_SECONDS[unit];
+      if (!durationSeconds) throw new Error(`${dw}.rate_limit.unit: unknown unit ${unit}`);
+      limit = { unit, requestsPerUnit: num(rl.requests_per_unit, 0), durationSeconds };
+    }
+    if (desc.shadow_mode === true) limit.shadow = true;
+    // As the rate limit service, which refuses a config that names one descriptor twice.
+    if (value === undefined) {
+      if (limits.has(key)) throw new Error(`${dw}: a second limit for ${key}`);
+      limits.set(key, limit);
+    } else {
+      let byValue = valueLimits.get(key);
+      if (!byValue) valueLimits.set(key, (byValue = new Map()));
+      if (byValue.has(value)) throw new Error(`${dw}: a second limit for ${key} ${value}`);
+      byValue.set(value, limit);
+    }
   });
   return {
     domain,
@@ -840,5 +878,6 @@ function readRateLimit(r: Reader, value: Obj | undefined, limitsDoc: unknown, wh
     statusOnError: cfg.status_on_error === undefined ? 500 : httpStatusCode(r, r.obj(cfg.status_on_error, `${where}.status_on_error`, ['code']).code, `${where}.status_on_error.code`),
     xRateLimitHeaders: cfg.enable_x_ratelimit_headers === 'DRAFT_VERSION_03',
     limits,
+    valueLimits,
   };
 }

@@ -1,6 +1,6 @@
 import { RateLimiterRedis, RateLimiterRes } from 'rate-limiter-flexible';
 import type { Redis } from '../../../shared/src/redis';
-import type { RateLimitAction, RateLimitPlan, RoutePlan, TokenBucketPlan } from '../envoy/plan';
+import type { DescriptorLimit, RateLimitAction, RateLimitPlan, RoutePlan, TokenBucketPlan } from '../envoy/plan';
 
 /** A request over a limit: which one, and when to try again. */
 export interface Limited {
@@ -23,6 +23,8 @@ export interface LimitOutcome {
   failedOpen?: boolean;
   /** The limit store failed and the request is refused (failure_mode_deny: true). */
   failedClosed?: boolean;
+  /** Over a shadow_mode limit (this descriptor's): counted, and let through. */
+  shadowLimited?: string;
 }
 
 /** What a request's descriptors are built from. */
@@ -47,9 +49,14 @@ export interface RequestFacts {
  * The counter ends where n separate increments would leave it.
  */
 export class GlobalRateLimits {
-  private readonly limiters = new Map<string, RateLimiterRedis>();
+  /** Each descriptor key's counted limit; null for one that is unlimited. */
+  private readonly byKey = new Map<string, CountedLimit | null>();
+  /** Limits for one value of a key, in place of the key's own. */
+  private readonly byValue = new Map<string, Map<string, CountedLimit | null>>();
   private readonly deadlines: Deadlines;
   private batch: PendingCheck[] = [];
+  /** Redis has been ready at least once (see {@link send}). */
+  private storeWasReady: boolean;
 
   /**
    * @param pipelineWindowMs checks wait up to this long for others, so all of them
@@ -63,22 +70,35 @@ export class GlobalRateLimits {
     private readonly pipelineWindowMs = 0,
   ) {
     this.deadlines = new Deadlines(plan.timeoutMs);
-    for (const [key, limit] of plan.limits) {
-      this.limiters.set(
-        key,
-        new RateLimiterRedis({
-          storeClient: redis,
-          keyPrefix: `rl:${plan.domain}:${key}`,
-          points: limit.requestsPerUnit,
-          duration: limit.durationSeconds,
-        }),
-      );
+    this.storeWasReady = redis.status === 'ready';
+    if (!this.storeWasReady) {
+      redis.once('ready', () => {
+        this.storeWasReady = true;
+      });
+    }
+    for (const [key, limit] of plan.limits) this.byKey.set(key, this.counted(key, limit));
+    for (const [key, values] of plan.valueLimits ?? []) {
+      const byValue = new Map<string, CountedLimit | null>();
+      for (const [value, limit] of values) byValue.set(value, this.counted(`${key}=${value}`, limit));
+      this.byValue.set(key, byValue);
     }
   }
 
+  private counted(id: string, limit: DescriptorLimit): CountedLimit | null {
+    if (limit.unlimited) return null;
+    const limiter = new RateLimiterRedis({ storeClient: this.redis, keyPrefix: `rl:${this.plan.domain}:${id}`, points: limit.requestsPerUnit, duration: limit.durationSeconds });
+    return { id, limiter, shadow: limit.shadow === true };
+  }
+
+  /** The limit a descriptor is counted against, as the rate limit service picks it: its value's entry, else its key's. */
+  private limitFor(key: string, value: string): CountedLimit | null | undefined {
+    const byValue = this.byValue.get(key)?.get(value);
+    return byValue !== undefined ? byValue : this.byKey.get(key);
+  }
+
   /** Builds the request's descriptors; one whose action cannot produce a value is skipped, as in Envoy. */
-  descriptors(actions: RateLimitAction[][], facts: RequestFacts): Array<{ key: string; value: string }> {
-    const out: Array<{ key: string; value: string }> = [];
+  descriptors(actions: RateLimitAction[][], facts: RequestFacts): Descriptor[] {
+    const out: Descriptor[] = [];
     for (const list of actions) {
       if (list.length !== 1) continue;
       const a = list[0];
@@ -97,8 +117,11 @@ export class GlobalRateLimits {
 
   /** Counts the request against every descriptor that has a limit. */
   check(route: RoutePlan, facts: RequestFacts): Promise<LimitOutcome> {
-    const counted: Array<{ key: string; value: string }> = [];
-    for (const d of this.descriptors(route.rateLimitActions, facts)) if (this.limiters.has(d.key)) counted.push(d);
+    const counted: CountedDescriptor[] = [];
+    for (const d of this.descriptors(route.rateLimitActions, facts)) {
+      const limit = this.limitFor(d.key, d.value);
+      if (limit) counted.push({ key: d.key, value: d.value, limit });
+    }
     if (counted.length === 0) return Promise.resolve({});
     return new Promise((resolve) => {
       if (this.batch.push({ descriptors: counted, positions: new Array(counted.length), resolve }) === 1) {
@@ -112,14 +135,23 @@ export class GlobalRateLimits {
   send(): void {
     const batch = this.batch;
     this.batch = [];
+    // Redis was up and is not now (reconnecting): the checks fail at once, as the rate limit
+    // service answers an error when its Redis is down. Left to ioredis's offline queue they
+    // would fail on the timeout anyway, and their increments would all land together once
+    // Redis is back, refusing callers who never went over their limit.
+    if (this.storeWasReady && this.redis.status !== 'ready') {
+      const outcome = this.failure();
+      for (const check of batch) check.resolve(outcome);
+      return;
+    }
     const counters = new Map<string, Counter>();
     for (const check of batch) {
       for (let i = 0; i < check.descriptors.length; i++) {
         const d = check.descriptors[i];
-        const id = `${d.key}\u0000${d.value}`;
+        const id = `${d.limit.id}\u0000${d.value}`;
         let c = counters.get(id);
         if (!c) {
-          c = { limiter: this.limiters.get(d.key)!, value: d.value, points: 0 };
+          c = { limiter: d.limit.limiter, value: d.value, points: 0 };
           counters.set(id, c);
         }
         check.positions[i] = { counter: c, position: ++c.points };
@@ -162,6 +194,7 @@ export class GlobalRateLimits {
   private outcome(check: PendingCheck): LimitOutcome {
     let tightest: { limit: number; remaining: number; msBeforeNext: number } | undefined;
     let limited: Limited | undefined;
+    let shadowLimited: string | undefined;
     let policies = '';
     for (let i = 0; i < check.descriptors.length; i++) {
       const { counter, position } = check.positions[i];
@@ -171,7 +204,10 @@ export class GlobalRateLimits {
       // This check's own count: the counter before the batch, plus its place in the batch.
       const consumed = res.consumedPoints - counter.points + position;
       if (limited) continue;
-      if (consumed > limit) {
+      if (consumed > limit && check.descriptors[i].limit.shadow) {
+        // shadow_mode: over the limit, and let through; the remaining count stays at 0.
+        shadowLimited ??= check.descriptors[i].key;
+      } else if (consumed > limit) {
         limited = { descriptor: check.descriptors[i].key, retryAfterMs: res.msBeforeNext, limit };
         tightest = { limit, remaining: 0, msBeforeNext: res.msBeforeNext };
         continue;
@@ -180,7 +216,8 @@ export class GlobalRateLimits {
       if (!tightest || remaining < tightest.remaining) tightest = { limit, remaining, msBeforeNext: res.msBeforeNext };
     }
     const headers = this.headers(tightest!.limit, tightest!.remaining, tightest!.msBeforeNext, policies);
-    return limited ? { limited, headers } : { headers };
+    if (limited) return { limited, headers };
+    return shadowLimited ? { headers, shadowLimited } : { headers };
   }
 
   /** Stops the timer that ends overdue checks. */
@@ -218,9 +255,27 @@ interface Counter {
   res?: RateLimiterRes;
 }
 
+/** A descriptor Envoy's actions build for a request. */
+interface Descriptor {
+  key: string;
+  value: string;
+}
+
+/** A limit with its counter in Redis; `id` is its key, or `key=value` for one value's limit. */
+interface CountedLimit {
+  id: string;
+  limiter: RateLimiterRedis;
+  shadow: boolean;
+}
+
+/** A descriptor with the limit it is counted against. */
+interface CountedDescriptor extends Descriptor {
+  limit: CountedLimit;
+}
+
 /** A check waiting for its batch; positions[i] is where descriptor i stands in its counter's increment (1-based). */
 interface PendingCheck {
-  descriptors: Array<{ key: string; value: string }>;
+  descriptors: CountedDescriptor[];
   positions: Array<{ counter: Counter; position: number }>;
   resolve: (outcome: LimitOutcome) => void;
 }

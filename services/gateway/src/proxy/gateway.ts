@@ -264,6 +264,7 @@ export function createGateway(deps: GatewayDeps) {
 
   /** Counts a global limit check that refused the request, or that failed open or closed. */
   function countLimitOutcome(outcome: LimitOutcome): void {
+    if (outcome.shadowLimited) deps.metrics.limited.inc({ limit: `shadow_${outcome.shadowLimited}` });
     if (outcome.failedOpen) deps.metrics.limited.inc({ limit: 'store_failed_open' });
     else if (outcome.failedClosed) deps.metrics.limited.inc({ limit: 'store_failed_closed' });
     else if (outcome.limited) deps.metrics.limited.inc({ limit: outcome.limited.descriptor });
@@ -419,7 +420,10 @@ export function createGateway(deps: GatewayDeps) {
         // the attempt out, or came as this retriable answer did): Envoy's global timeout ends
         // the call there, before any retry, so no max_retries place, no retry counted, no
         // back-off; the caller gets DEADLINE_EXCEEDED, not the answer a retry would have replaced.
-        if (deadline > 0 && Date.now() >= deadline) throw deadlineExceeded('the deadline passed before the service answered');
+        if (deadline > 0 && Date.now() >= deadline) {
+          dropAnswer(lastFailure);
+          throw deadlineExceeded('the deadline passed before the service answered');
+        }
         // Every max_retries place is taken: no retry (Envoy's retry overflow), and the caller
         // gets this attempt's answer, as if no retry had been allowed.
         if (!upstream.takeRetry()) {
@@ -427,6 +431,9 @@ export function createGateway(deps: GatewayDeps) {
           break;
         }
         holdsRetry = true;
+        // The retry replaces this attempt's answer, which is never relayed.
+        dropAnswer(lastFailure);
+        lastFailure = undefined;
         deps.metrics.retries.inc({ cluster: upstream.plan.name, result: 'retried' });
         // Envoy's fully jittered exponential back-off, cut short by the deadline (as Envoy's
         // global timeout fires during a back-off): the next round then answers DEADLINE_EXCEEDED.
@@ -517,6 +524,20 @@ interface ActiveCall {
 
 function ignore(): void {}
 
+/**
+ * Lets go of a failed attempt's answer that will not be relayed (a 5xx with a body, whose call
+ * is retried or ends otherwise): its stream is reset, as Envoy resets an attempt it retries, so
+ * its place in the connection and in the cluster's max_requests comes back. Unread, it would
+ * hold them for good.
+ */
+function dropAnswer(failure: UpstreamFailure | undefined): void {
+  const stream = failure?.response?.stream;
+  if (!stream) return;
+  if (!stream.closed) stream.close(h2.NGHTTP2_CANCEL);
+  // A stream with unread body bytes is never destroyed, even once closed: drain them.
+  stream.resume();
+}
+
 /** Whether the route's retry_on conditions cover this failure, as Envoy's router decides. */
 function retriable(retryOn: ReadonlySet<string> | undefined, failure: UpstreamFailure): boolean {
   if (!retryOn) return false;
@@ -582,6 +603,10 @@ class Relay {
     }
     if (deadline > 0) this.deadlineTimer = setTimeout(() => this.abort(status.DEADLINE_EXCEEDED, 'deadline exceeded at the gateway'), Math.max(0, deadline - Date.now()));
     if (idleTimeoutMs > 0) this.idleTimer = setTimeout(() => this.abort(status.DEADLINE_EXCEEDED, 'the stream was idle too long'), idleTimeoutMs);
+    if (this.web && !isGrpcAnswer(this.res.headers)) {
+      this.startPlainAnswer();
+      return;
+    }
     stream.on('data', (chunk: Buffer) => {
       this.idleTimer?.refresh();
       this.pending.push(chunk);
@@ -607,6 +632,41 @@ class Relay {
       this.finish(status.UNAVAILABLE);
     });
     stream.on('error', ignore);
+    this.ds.onAbort(() => {
+      if (this.finished) return;
+      stream.close(h2.NGHTTP2_CANCEL);
+      this.finish(status.CANCELLED);
+    });
+  }
+
+  /**
+   * An answer that is not gRPC (an HTTP error page from something in front of the service, say)
+   * cannot go to a gRPC-web caller as it is: its body is not gRPC frames. As Envoy's grpc_web
+   * filter does, its body (the first PLAIN_BODY_MAX bytes) becomes the grpc-message, its HTTP
+   * status gives the grpc-status, and the caller gets a headers-only answer.
+   */
+  private startPlainAnswer(): void {
+    const { stream } = this.res;
+    const parts: Buffer[] = [];
+    let size = 0;
+    stream.on('data', (chunk: Buffer) => {
+      this.idleTimer?.refresh();
+      if (size >= PLAIN_BODY_MAX) return;
+      parts.push(chunk);
+      size += chunk.length;
+    });
+    stream.on('error', ignore);
+    stream.on('close', () => {
+      if (this.finished) return;
+      const http = Number(this.res.headers[':status']);
+      const code = grpcStatusForHttp(http);
+      const body = Buffer.concat(parts).subarray(0, PLAIN_BODY_MAX).toString('utf8');
+      const message = body || `the ${this.cluster} service answered HTTP ${http}`;
+      if (!this.ds.closed) {
+        this.ds.sendHeaders(http, { ...this.out, 'grpc-status': String(code), 'grpc-message': encodeGrpcMessage(message), 'content-length': '0' }, { endStream: true });
+      }
+      this.finish(code);
+    });
     this.ds.onAbort(() => {
       if (this.finished) return;
       stream.close(h2.NGHTTP2_CANCEL);
@@ -694,6 +754,14 @@ class Relay {
     this.res.release();
     this.resolve(code);
   }
+}
+
+/** How much of a non-gRPC answer's body becomes a gRPC-web caller's grpc-message (Envoy's MAX_BUFFERED_PLAINTEXT_LENGTH). */
+const PLAIN_BODY_MAX = 16_384;
+
+/** A gRPC answer's headers: HTTP 200 with a gRPC content-type (Envoy's Grpc::Common::isGrpcResponseHeaders). */
+function isGrpcAnswer(headers: IncomingHttpHeaders): boolean {
+  return Number(headers[':status']) === 200 && isGrpcContentType(headers['content-type']);
 }
 
 // First flushes held for the end of the answer share one timer.

@@ -30,7 +30,7 @@ export class GatewayMetrics {
       buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
       registers,
     });
-    this.limited = new client.Counter({ name: 'coursereg_gateway_rate_limited_total', help: 'Calls refused by a rate limit (or let through because the limit store failed)', labelNames: ['limit'], registers });
+    this.limited = new client.Counter({ name: 'coursereg_gateway_rate_limited_total', help: 'Calls refused by a rate limit (or let through because the limit store failed, or over a shadow_mode limit: shadow_<descriptor>)', labelNames: ['limit'], registers });
     this.retries = new client.Counter({ name: 'coursereg_gateway_upstream_retries_total', help: 'Retries per cluster: made (retried), or not made because max_retries were under way (overflow)', labelNames: ['cluster', 'result'], registers });
     new client.Gauge({
       name: 'coursereg_gateway_upstream_circuit',

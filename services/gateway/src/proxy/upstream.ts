@@ -759,7 +759,9 @@ export class Upstream {
       // A stream waiting for a connection that fails is cancelled, with the connection's error as its cause.
       const code = (err as NodeJS.ErrnoException).code ?? '';
       const cause = ((err as { cause?: NodeJS.ErrnoException }).cause)?.code ?? '';
-      const kind = CONNECT_ERRORS.has(code) || CONNECT_ERRORS.has(cause) ? 'connect-failure' : 'reset';
+      // Node emits `error` before `close` for a stream the service reset: REFUSED_STREAM (it
+      // never processed the call) is its own kind, as Envoy's retry_on refused-stream needs.
+      const kind: FailureKind = CONNECT_ERRORS.has(code) || CONNECT_ERRORS.has(cause) ? 'connect-failure' : stream.rstCode === http2.constants.NGHTTP2_REFUSED_STREAM ? 'refused-stream' : 'reset';
       reject(req.cancelled && !trial ? new UpstreamCancelled('the caller went away') : new UpstreamFailure(`cannot reach the ${this.plan.name} service at ${this.address}: ${err.message}`, kind));
     });
     stream.on('close', () => {
