@@ -83,19 +83,26 @@ export async function listen(
   const server = net.createServer({ noDelay: true }, (socket) => {
     sockets.add(socket);
     socket.once('close', () => sockets.delete(socket));
-    socket.once('readable', function sniff() {
-      const head: Buffer | null = socket.read(Math.min(H2_PREFACE.length, socket.readableLength)) as Buffer | null;
-      if (!head) {
-        socket.once('readable', sniff);
-        return;
-      }
-      const isH2 = H2_PREFACE.subarray(0, head.length).equals(head);
-      socket.unshift(head);
+    // A connection that sends nothing is closed after idle_timeout, as Envoy's idle timer runs
+    // from the connection's start; once its protocol is known, the HTTP servers take over.
+    const silent = listener.idleTimeoutMs > 0 ? setTimeout(() => socket.destroy(), listener.idleTimeoutMs) : undefined;
+    silent?.unref();
+    socket.once('close', () => clearTimeout(silent));
+    // The bytes read so far. They go back into the socket only once the protocol is decided:
+    // put back any earlier, they would wake 'readable' again at once, and a caller that sent
+    // "P" and waited would have the gateway reading the same byte forever.
+    let head: Buffer = Buffer.alloc(0);
+    socket.on('readable', function sniff() {
+      const more = socket.read() as Buffer | null;
+      if (!more) return;
+      head = head.length === 0 ? more : Buffer.concat([head, more]);
+      const seen = head.subarray(0, H2_PREFACE.length);
+      const isH2 = H2_PREFACE.subarray(0, seen.length).equals(seen);
       // "P" or "PR" could still be "POST" or "PRI": wait for a few more bytes.
-      if (isH2 && head.length < 4) {
-        socket.once('readable', sniff);
-        return;
-      }
+      if (isH2 && head.length < 4) return;
+      socket.off('readable', sniff);
+      clearTimeout(silent);
+      socket.unshift(head);
       (isH2 ? h2 : h1).emit('connection', socket);
     });
     socket.on('error', () => undefined);

@@ -84,6 +84,23 @@ describe('gRPC-web through the gateway', () => {
   });
 
   test.each([
+    ['characters outside base64', (b64: string) => `${b64.slice(0, 4)}!!${b64.slice(4)}`],
+    ['a length that is not whole groups of four', (b64: string) => b64.replace(/=+$/, '').slice(0, -1)],
+  ])('grpcWebText_badBase64_isRefusedWith400_asEnvoysFilterRefusesIt: %s', async (_what, spoil) => {
+    const token = await w.token('student', 'S0003');
+    // A body that is fine until spoiled.
+    const piece = frame(ListCoursesRequest.encode({ pageSize: 2, pageToken: '', department: '', query: '' }).finish()).toString('base64');
+    const res = await fetch(`${w.origin}/coursereg.course.v1.CourseService/ListCourses`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/grpc-web-text', 'x-grpc-web': '1', authorization: `Bearer ${token}` },
+      body: spoil(piece),
+    });
+    expect(res.status).toBe(400);
+    expect(res.headers.get('grpc-status')).toBe(String(grpc.status.INTERNAL));
+    expect(decodeURIComponent(res.headers.get('grpc-message')!)).toBe('Bad gRPC-web request, invalid base64 data.');
+  });
+
+  test.each([
     ['a text request without Accept gets binary', 'application/grpc-web-text', undefined, 'application/grpc-web+proto'],
     ['a binary request asking for text gets text', 'application/grpc-web+proto', 'application/grpc-web-text', 'application/grpc-web-text+proto'],
   ])('grpcWeb_answerEncoding_followsAccept_asEnvoysFilter: %s', async (_what, contentType, accept, answerType) => {

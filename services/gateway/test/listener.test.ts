@@ -79,3 +79,59 @@ describe('listener idle_timeout', () => {
     }
   });
 });
+
+describe('listener protocol sniffing', () => {
+  /** Everything the socket receives until it closes, or until `ms` pass. */
+  function received(socket: net.Socket, ms: number): Promise<string> {
+    return new Promise((resolve) => {
+      let text = '';
+      const done = () => resolve(text);
+      socket.on('data', (d: Buffer) => (text += d.toString('latin1')));
+      socket.once('close', done);
+      setTimeout(done, ms).unref();
+    });
+  }
+
+  test.each(['P', 'PR', 'PRI'])('aFirstPacketOf_%s_waitsForMoreBytes_whileOthersAreServed', async (first) => {
+    const server = await listen('127.0.0.1', 0, { idleTimeoutMs: 5000, http2: h2Settings }, handler({ open: false }), log);
+    const slow = net.connect(server.port, '127.0.0.1');
+    slow.on('error', () => undefined);
+    try {
+      await new Promise<void>((resolve) => slow.once('connect', () => resolve()));
+      slow.write(first);
+      await new Promise((r) => setTimeout(r, 50));
+      // The gateway is not stuck on the undecided connection: another caller is answered.
+      const res = await within(3000, 'another caller answered', fetch(`http://127.0.0.1:${server.port}/x`, { method: 'POST', body: 'hi' }));
+      expect((res as Response).status).toBe(200);
+      if (first === 'PRI') {
+        // The rest of HTTP/2's preface, then an empty SETTINGS frame: the HTTP/2 server answers with its own.
+        const answer = received(slow, 1000);
+        slow.write(Buffer.concat([Buffer.from(' * HTTP/2.0\r\n\r\nSM\r\n\r\n'), Buffer.from([0, 0, 0, 4, 0, 0, 0, 0, 0])]));
+        const bytes = Buffer.from(await answer, 'latin1');
+        expect(bytes[3]).toBe(4); // a SETTINGS frame
+      } else {
+        // "P" or "PR" turns out to start "POST" or WebDAV's "PROPFIND": an HTTP/1.1 request like any other.
+        const answer = received(slow, 2000);
+        const method = first === 'P' ? 'POST' : 'PROPFIND';
+        slow.write(`${method.slice(first.length)} /x HTTP/1.1\r\nhost: x\r\ncontent-length: 2\r\nconnection: close\r\n\r\nhi`);
+        expect(await answer).toMatch(/^HTTP\/1\.1 200 [\s\S]*\r\n\r\nok$/);
+      }
+    } finally {
+      slow.destroy();
+      await server.close();
+    }
+  });
+
+  test('aConnectionThatSendsNothing_isClosedAfterIdleTimeout', async () => {
+    const server = await listen('127.0.0.1', 0, { idleTimeoutMs: 300, http2: h2Settings }, handler({ open: false }), log);
+    const silent = net.connect(server.port, '127.0.0.1');
+    silent.on('error', () => undefined);
+    try {
+      const closed = new Promise<void>((resolve) => silent.once('close', () => resolve()));
+      await within(3000, 'the silent connection closing', closed);
+    } finally {
+      silent.destroy();
+      await server.close();
+    }
+  });
+});

@@ -58,8 +58,20 @@ function firstValues(headers: IncomingHttpHeaders): Record<string, string> {
   return out;
 }
 
-function readAll(stream: NodeJS.ReadableStream & { destroy?: (err?: Error) => void }, limit: number, idleMs = 0): Promise<Buffer> {
+/** The caller went away (reset its stream, or closed its connection) before its request body ended. */
+export class BodyAborted extends Error {}
+
+type Body = NodeJS.ReadableStream & { readonly destroyed: boolean; readonly aborted?: boolean; readonly rstCode?: number };
+
+/** `http2`: the body is an HTTP/2 stream's, whose end may be a reset rather than the caller's END_STREAM. */
+function readAll(stream: Body, limit: number, idleMs = 0, http2 = false): Promise<Buffer> {
   return new Promise((resolve, reject) => {
+    // Destroyed before anyone listened (the caller left while the call waited for its token
+    // or limit checks): no event will come.
+    if (stream.destroyed) {
+      reject(new BodyAborted('the caller went away before its request body was read'));
+      return;
+    }
     const chunks: Buffer[] = [];
     let size = 0;
     // Restarted by every chunk, so only a body that stops coming runs it out.
@@ -81,13 +93,24 @@ function readAll(stream: NodeJS.ReadableStream & { destroy?: (err?: Error) => vo
       }
       chunks.push(chunk);
     });
+    let ended = false;
     stream.once('end', () => {
+      ended = true;
       clearTimeout(idle);
-      resolve(chunks.length === 1 ? chunks[0] : Buffer.concat(chunks));
+      // An HTTP/2 caller that resets its stream ends the readable side too, before Node marks
+      // the stream reset: what came is not the whole request and must not reach the service as
+      // if it were (Envoy would reset the upstream stream, which never sees END_STREAM).
+      if (stream.aborted || (stream.rstCode ?? 0) !== 0 || (http2 && (stream as unknown as ServerHttp2Stream).state.remoteClose !== 1)) reject(new BodyAborted('the caller reset its call before the request body ended'));
+      else resolve(chunks.length === 1 ? chunks[0] : Buffer.concat(chunks));
     });
     stream.once('error', (err) => {
       clearTimeout(idle);
       reject(err);
+    });
+    stream.once('close', () => {
+      if (ended) return;
+      clearTimeout(idle);
+      reject(new BodyAborted('the caller went away before its request body ended'));
     });
   });
 }
@@ -216,7 +239,7 @@ class Http2Downstream implements Downstream {
   }
 
   readBody(limit: number, idleMs?: number): Promise<Buffer> {
-    return readAll(this.stream, limit, idleMs);
+    return readAll(this.stream, limit, idleMs, true);
   }
 
   sendHeaders(status: number, headers: Record<string, string>, opts?: { endStream?: boolean }): void {

@@ -67,6 +67,18 @@ const HTTP_STATUS_FOR: Partial<Record<status, number>> = {
   [status.DEADLINE_EXCEEDED]: 504,
 };
 
+/** A refusal Envoy sends as a plain HTTP local reply, which its grpc_web filter turns into a headers-only answer with that HTTP status. */
+class LocalReply extends AppError {
+  constructor(
+    readonly httpStatus: number,
+    code: status,
+    reason: string,
+    message: string,
+  ) {
+    super(code, reason, message);
+  }
+}
+
 /** The status of a call whose deadline (the caller's or the router's) has passed. */
 function deadlineExceeded(message: string): AppError {
   return new AppError(status.DEADLINE_EXCEEDED, 'DEADLINE_EXCEEDED', message);
@@ -173,7 +185,7 @@ export function createGateway(deps: GatewayDeps) {
     if (err.retryDelayMs !== undefined) headers['retry-after'] = String(Math.max(1, Math.ceil(err.retryDelayMs / 1000)));
     // gRPC-web callers see a meaningful HTTP status (429 over a limit, 401 without a token);
     // native gRPC requires 200 with the status in the headers.
-    const httpStatus = answer === 'grpc' ? 200 : (HTTP_STATUS_FOR[err.code] ?? 200);
+    const httpStatus = answer === 'grpc' ? 200 : err instanceof LocalReply ? err.httpStatus : (HTTP_STATUS_FOR[err.code] ?? 200);
     ds.sendHeaders(httpStatus, headers, { endStream: true });
   }
 
@@ -319,6 +331,8 @@ export function createGateway(deps: GatewayDeps) {
       }
     }
 
+    // Gone while its token or limits were checked: nothing is sent on for it.
+    if (ds.closed) throw callerGone();
     let body: Buffer;
     try {
       if (ds.bodyArrived) {
@@ -335,7 +349,11 @@ export function createGateway(deps: GatewayDeps) {
       if (err instanceof BodyTooLarge) throw new AppError(status.RESOURCE_EXHAUSTED, 'REQUEST_TOO_LARGE', err.message);
       throw callerGone();
     }
-    if (protocol === 'grpc-web-text') body = decodeTextBody(body);
+    if (protocol === 'grpc-web-text') {
+      const decoded = decodeTextBody(body);
+      if (!decoded) throw new LocalReply(400, status.INTERNAL, 'BAD_GRPC_WEB_TEXT', 'Bad gRPC-web request, invalid base64 data.');
+      body = decoded;
+    }
 
     // The call's deadline is the earlier of two clocks, which Envoy keeps apart:
     // - the stream's limit (above), enforced by Envoy's connection manager: when it passes, the

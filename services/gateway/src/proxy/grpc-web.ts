@@ -82,9 +82,17 @@ export class Base64Chunker {
   }
 }
 
-/** Decodes a grpc-web-text request body, which may be several padded base64 pieces back to back. */
-export function decodeTextBody(body: Buffer): Buffer {
-  const text = body.toString('latin1').replace(/\s+/g, '');
+/** Four base64 characters, padded or not: the unit a grpc-web-text body is decoded in. */
+const BASE64_GROUPS = /^(?:[A-Za-z0-9+/]{2}(?:[A-Za-z0-9+/]{2}|[A-Za-z0-9+/]=|==))*$/;
+
+/**
+ * Decodes a grpc-web-text request body, which may be several padded base64 pieces back to
+ * back; undefined when it is not base64 in whole groups of four, which Envoy's grpc_web
+ * filter refuses ("Bad gRPC-web request, invalid base64 data.").
+ */
+export function decodeTextBody(body: Buffer): Buffer | undefined {
+  const text = body.toString('latin1');
+  if (!BASE64_GROUPS.test(text)) return undefined;
   const parts: Buffer[] = [];
   let start = 0;
   for (let i = 0; i < text.length; i += 4) {
