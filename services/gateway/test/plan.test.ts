@@ -430,7 +430,7 @@ test('plan_rateLimitEntries_valueShadowAndUnlimited_asTheRateLimitServiceReadsTh
 
 test.each([
   ['nested descriptors', { key: 'remote_address', descriptors: [{ key: 'path', rate_limit: { unit: 'second', requests_per_unit: 1 } }] }, /nested entries are not supported/],
-  ['replaces', { key: 'student', value: 'S1', name: 'one', replaces: [{ name: 'other' }], rate_limit: { unit: 'second', requests_per_unit: 1 } }, /replaces or name/],
+  ['replaces', { key: 'student', value: 'S1', name: 'one', replaces: [{ name: 'other' }], rate_limit: { unit: 'second', requests_per_unit: 1 } }, /replaces: the gateway does not support/],
   ['a key named twice', { key: 'student', rate_limit: { unit: 'second', requests_per_unit: 5 } }, /a second limit for student/],
   ['unlimited with a rate_limit', { key: 'x', unlimited: true, rate_limit: { unit: 'second', requests_per_unit: 5 } }, /unlimited and rate_limit together/],
 ])('plan_rateLimitEntry_%s_isRefusedAtStart', (_what, entry, message) => {

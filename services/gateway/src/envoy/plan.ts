@@ -844,7 +844,8 @@ function readRateLimit(r: Reader, value: Obj | undefined, limitsDoc: unknown, wh
     // Refused rather than skipped: a limit counted differently from the rate limit service's
     // would refuse callers it lets through, or the other way round.
     if (desc.descriptors !== undefined) throw new Error(`${dw}.descriptors: the gateway takes one level of descriptors (nested entries are not supported)`);
-    if (desc.replaces !== undefined || desc.name !== undefined) throw new Error(`${dw}: the gateway does not support replaces or name`);
+    // (`name` only labels an entry for another's `replaces`.)
+    if (desc.replaces !== undefined) throw new Error(`${dw}.replaces: the gateway does not support replacing one limit with another`);
     const key = String(desc.key);
     const value = desc.value === undefined ? undefined : String(desc.value);
     let limit: DescriptorLimit;
