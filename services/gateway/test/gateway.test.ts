@@ -168,6 +168,61 @@ describe('gRPC-web through the gateway', () => {
     expect(await page.text()).toContain('<div id="root">');
   });
 
+  test('staticFiles_aRebuildWhileRunning_isServedAsItIsNow_andAFileGoneIsA404NotACrash', async () => {
+    const at = (name: string) => join(w.webDir, 'assets', name);
+    writeFileSync(at('old-1.js'), 'old();');
+    expect((await fetch(`${w.origin}/assets/old-1.js`)).status).toBe(200);
+    // A rebuild takes the old chunk away: a page still open asks for it.
+    rmSync(at('old-1.js'));
+    const gone = await fetch(`${w.origin}/assets/old-1.js`);
+    expect(gone.status).toBe(404);
+    expect(await gone.text()).toBe('not found');
+    // The gateway is still up, and serves what the rebuild wrote, at its new size.
+    writeFileSync(at('new-2.js'), 'brand(new);');
+    const added = await fetch(`${w.origin}/assets/new-2.js`);
+    expect(await added.text()).toBe('brand(new);');
+    writeFileSync(at('new-2.js'), 'brand(new); and(longer);');
+    const grown = await fetch(`${w.origin}/assets/new-2.js`);
+    expect(grown.headers.get('content-length')).toBe(String('brand(new); and(longer);'.length));
+    expect(await grown.text()).toBe('brand(new); and(longer);');
+  });
+
+  test('staticFiles_rangesCachingAndMethods_asAFileServerAnswersThem', async () => {
+    const asset = `${w.origin}/assets/app.js`;
+    const whole = 'console.log("coursereg")';
+    const tail = await fetch(asset, { headers: { range: 'bytes=-5' } });
+    expect(tail.status).toBe(206);
+    expect(await tail.text()).toBe(whole.slice(-5));
+    // A range that ends before it starts is answered, not left hanging.
+    const backwards = await fetch(asset, { headers: { range: 'bytes=5-2' } });
+    expect(backwards.status).toBe(416);
+    const beyond = await fetch(asset, { headers: { range: `bytes=${whole.length + 10}-` } });
+    expect(beyond.status).toBe(416);
+    // Hashed build output is kept by browsers; the app itself is checked on every load.
+    expect((await fetch(asset)).headers.get('cache-control')).toBe('public, max-age=31536000, immutable');
+    expect((await fetch(`${w.origin}/schedule/week`)).headers.get('cache-control')).toBe('public, max-age=0');
+    const post = await fetch(asset, { method: 'POST', body: 'x' });
+    expect(post.status).toBe(405);
+    expect(post.headers.get('allow')).toBe('GET, HEAD');
+  });
+
+  test('staticFiles_notBuiltAtStart_servedOnceBuilt_withoutARestart', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'coursereg-web-later-'));
+    const gw = await startGateway(gatewayEnvFor(w, dir, { REDIS_KEY_PREFIX: `gw-later-${randomUUID()}:` }));
+    try {
+      const before = await fetch(`http://127.0.0.1:${gw.port}/`);
+      expect(before.status).toBe(404);
+      expect(await before.text()).toContain('npm run build:web');
+      writeFileSync(join(dir, 'index.html'), '<!doctype html><div id="root"></div>');
+      const after = await fetch(`http://127.0.0.1:${gw.port}/courses`);
+      expect(after.status).toBe(200);
+      expect(await after.text()).toContain('<div id="root">');
+    } finally {
+      await gw.stop();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   test('unaryAnswer_overHttp1_leavesWholeWithContentLengthNotChunked', async () => {
     const token = await w.token('student', 'S0007');
     const body = frame(ListCoursesRequest.encode({ pageSize: 2, pageToken: '', department: '', query: '' }).finish());
