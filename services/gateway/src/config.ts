@@ -1,11 +1,12 @@
 import { z } from 'zod';
-import { loadConfig, port } from '../../shared/src/config';
+import { integer, loadConfig, port } from '../../shared/src/config';
 
 /** One host:port, or several separated by commas (one per host of the cluster). */
 function addresses(defaultValue: string) {
   return z
     .string()
     .regex(/^[^\s:,]+:\d{1,5}(,[^\s:,]+:\d{1,5})*$/, 'expected host:port, or several separated by commas')
+    .refine((v) => v.split(',').every((a) => Number(a.slice(a.lastIndexOf(':') + 1)) <= 65535), 'a port is over 65535')
     .default(defaultValue)
     .transform((v) => v.split(','));
 }
@@ -40,16 +41,16 @@ export function readGatewayConfig(env?: Record<string, string | undefined>) {
       WEB_DIST_DIR: z.string().min(1).default('web/dist'),
       // Development sign-in (/dev/identities, /dev/token). Never enable in production.
       GATEWAY_DEV_TOKENS: flag,
-      GATEWAY_DEV_TOKEN_TTL_SECONDS: z.coerce.number().int().min(60).max(86400).default(8 * 3600),
+      GATEWAY_DEV_TOKEN_TTL_SECONDS: integer(60, 86400, 8 * 3600),
       // HTTP/2 connections per upstream host that calls take in turn (capped by the cluster's
       // max_connections). One, as Envoy's pool keeps per host and worker: every call then
       // shares its writes, and the service reads them in fewer, larger batches. More open only
       // while each carries the cluster's max_concurrent_streams.
-      GATEWAY_UPSTREAM_CONNECTIONS: z.coerce.number().int().min(1).max(64).default(DEFAULT_UPSTREAM_CONNECTIONS),
+      GATEWAY_UPSTREAM_CONNECTIONS: integer(1, 64, DEFAULT_UPSTREAM_CONNECTIONS),
       // Limit checks wait up to this long for each other, to reach Redis in one write (like the
       // rate limit service's REDIS_PIPELINE_WINDOW); 0 batches only the checks made in the same tick.
-      GATEWAY_RATELIMIT_PIPELINE_WINDOW_MS: z.coerce.number().int().min(0).max(50).default(1),
-      GATEWAY_MAX_REQUEST_BYTES: z.coerce.number().int().min(1024).max(64 * 1024 * 1024).default(4 * 1024 * 1024),
+      GATEWAY_RATELIMIT_PIPELINE_WINDOW_MS: integer(0, 50, 1),
+      GATEWAY_MAX_REQUEST_BYTES: integer(1024, 64 * 1024 * 1024, 4 * 1024 * 1024),
     },
     env,
   );

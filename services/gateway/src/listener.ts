@@ -17,6 +17,8 @@ export interface Listening {
   drain(): void;
   /** Closes every connection that is left. */
   close(): Promise<void>;
+  /** HTTP/1.1 answers under way (gRPC-web calls, static files, development sign-in). */
+  readonly openAnswers: number;
 }
 
 /**
@@ -35,12 +37,18 @@ export async function listen(
   let draining = false;
   // HTTP/1.1 answers not yet started, so a drain can ask their connections to close after them.
   const h1Pending = new Set<http.ServerResponse>();
+  let openAnswers = 0;
   const h1 = http.createServer((req, res) => {
+    openAnswers++;
     if (draining) {
       res.setHeader('connection', 'close');
+      res.once('close', () => openAnswers--);
     } else {
       h1Pending.add(res);
-      res.once('close', () => h1Pending.delete(res));
+      res.once('close', () => {
+        h1Pending.delete(res);
+        openAnswers--;
+      });
     }
     void handle(http1Downstream(req, res)).catch(onError);
   });
@@ -51,6 +59,8 @@ export async function listen(
   });
   const sessions = new Set<http2.ServerHttp2Session>();
   h2.on('session', (session) => {
+    // A connection accepted before the drain whose preface came after it: GOAWAY at once.
+    if (draining) session.close();
     sessions.add(session);
     session.once('close', () => sessions.delete(session));
     const connectionWindow = listener.http2.initialConnectionWindowSize;
@@ -113,6 +123,9 @@ export async function listen(
   });
   return {
     port: (server.address() as net.AddressInfo).port,
+    get openAnswers() {
+      return openAnswers;
+    },
     drain() {
       if (draining) return;
       draining = true;

@@ -8,7 +8,7 @@ import { devSignIn } from './dev/dev-tokens';
 import { readGatewayPlan } from './envoy/plan';
 import { releaseEnvoyProtos, validateEnvoyFile, validateRateLimitFile } from './envoy/validate';
 import { GlobalRateLimits, LocalTokenBucket } from './limits/rate-limits';
-import { listen } from './listener';
+import { listen, type Listening } from './listener';
 import { createGateway, type PlainHandler } from './proxy/gateway';
 import { useLeanAsyncResourceBind } from './proxy/async-resource-bind';
 import { GatewayMetrics } from './proxy/metrics';
@@ -103,8 +103,28 @@ export async function startGateway(env?: Record<string, string | undefined>, opt
   // Cluster warming, as Envoy does it: every host with health checks has had its first before
   // the gateway takes calls, so a host that is down at start-up never gets one.
   await Promise.all([...upstreams.values()].map((u) => u.startHealthChecks()));
-  const server = await listen(config.GATEWAY_HOST, config.GATEWAY_PORT, plan.listener, gateway.handle, log);
-  const metricsServer = await metrics.serve(config.GATEWAY_HOST, config.GATEWAY_METRICS_PORT);
+  // What start-up has opened so far, closed again if a port cannot be had.
+  const release = () => {
+    for (const u of upstreams.values()) u.close();
+    dev.close();
+    globalLimits?.close();
+    redis.disconnect();
+  };
+  let server: Listening;
+  try {
+    server = await listen(config.GATEWAY_HOST, config.GATEWAY_PORT, plan.listener, gateway.handle, log);
+  } catch (err) {
+    release();
+    throw new Error(`GATEWAY_HOST/GATEWAY_PORT ${config.GATEWAY_HOST}:${config.GATEWAY_PORT}: ${(err as Error).message}`);
+  }
+  let metricsServer: Awaited<ReturnType<Metrics['serve']>>;
+  try {
+    metricsServer = await metrics.serve(config.GATEWAY_HOST, config.GATEWAY_METRICS_PORT);
+  } catch (err) {
+    await server.close();
+    release();
+    throw new Error(`GATEWAY_METRICS_PORT ${config.GATEWAY_HOST}:${config.GATEWAY_METRICS_PORT}: ${(err as Error).message}`);
+  }
   log.info({ port: server.port, metricsPort: metricsServer.port, upstreams: Object.fromEntries([...upstreams].map(([k, u]) => [k, u.hosts.map((h) => h.address)])) }, 'gateway listening');
 
   return {
@@ -123,17 +143,15 @@ export async function startGateway(env?: Record<string, string | undefined>, opt
     async stop() {
       server.drain();
       gateway.abortStreams('the gateway is shutting down; reconnect');
-      if (!(await settles(() => gateway.inFlight === 0, config.SHUTDOWN_GRACE_MS))) {
-        log.warn({ inFlight: gateway.inFlight }, 'grace period over: ending the calls still in flight');
+      // gRPC calls, and HTTP/1.1 answers such as a static file still downloading.
+      if (!(await settles(() => gateway.inFlight === 0 && server.openAnswers === 0, config.SHUTDOWN_GRACE_MS))) {
+        log.warn({ inFlight: gateway.inFlight, openAnswers: server.openAnswers }, 'grace period over: ending the calls still in flight');
         gateway.abortAll('the gateway is shutting down; call again');
         await settles(() => gateway.inFlight === 0, 1000);
       }
       await server.close();
       metricsServer.server.close();
-      for (const u of upstreams.values()) u.close();
-      dev.close();
-      globalLimits?.close();
-      redis.disconnect();
+      release();
     },
   };
 }

@@ -157,6 +157,13 @@ describe('gRPC-web through the gateway', () => {
     });
     expect(denied.status).toBe(403);
     expect(denied.headers.get('access-control-allow-origin')).toBeNull();
+    // Local development origins match whole, so look-alike hosts do not pass for them.
+    for (const origin of ['http://localhost.evil.example', 'http://127.0.0.1.nip.io', 'http://localhost:5173.evil.example']) {
+      const lookAlike = await fetch(`${w.origin}/coursereg.course.v1.CourseService/ListCourses`, { method: 'OPTIONS', headers: { origin, 'access-control-request-method': 'POST' } });
+      expect(lookAlike.status).toBe(403);
+    }
+    const local = await fetch(`${w.origin}/coursereg.course.v1.CourseService/ListCourses`, { method: 'OPTIONS', headers: { origin: 'http://127.0.0.1:8080', 'access-control-request-method': 'POST' } });
+    expect(local.headers.get('access-control-allow-origin')).toBe('http://127.0.0.1:8080');
   });
 
   test('staticFiles_anyClientRoute_fallsBackToIndexHtml', async () => {
@@ -204,6 +211,18 @@ describe('gRPC-web through the gateway', () => {
     const post = await fetch(asset, { method: 'POST', body: 'x' });
     expect(post.status).toBe(405);
     expect(post.headers.get('allow')).toBe('GET, HEAD');
+  });
+
+  test('start_aPortInUse_failsNamingItsSetting', async () => {
+    const taken = createServer();
+    await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));
+    const port = String((taken.address() as AddressInfo).port);
+    try {
+      await expect(startGateway(gatewayEnvFor(w, w.webDir, { GATEWAY_PORT: port }))).rejects.toThrow(new RegExp(`GATEWAY_HOST/GATEWAY_PORT 127\\.0\\.0\\.1:${port}: .*EADDRINUSE`));
+      await expect(startGateway(gatewayEnvFor(w, w.webDir, { GATEWAY_METRICS_PORT: port }))).rejects.toThrow(new RegExp(`GATEWAY_METRICS_PORT 127\\.0\\.0\\.1:${port}: .*EADDRINUSE`));
+    } finally {
+      await new Promise<void>((resolve) => taken.close(() => resolve()));
+    }
   });
 
   test('staticFiles_notBuiltAtStart_servedOnceBuilt_withoutARestart', async () => {
@@ -279,6 +298,11 @@ describe('gRPC-web through the gateway', () => {
 
       const bad = await fetch(`${origin}/dev/token`, { method: 'POST', body: JSON.stringify({ role: 'student', studentId: 'nobody; drop' }) });
       expect(bad.status).toBe(400);
+      for (const body of ['null', '[]', '"student"', '7']) {
+        const notAnObject = await fetch(`${origin}/dev/token`, { method: 'POST', body });
+        expect(notAnObject.status).toBe(400);
+        expect(((await notAnObject.json()) as { error: string }).error).toContain('expected a JSON object');
+      }
     } finally {
       await dev.stop();
     }

@@ -122,6 +122,26 @@ describe('listener protocol sniffing', () => {
     }
   });
 
+  test('http2PrefaceArrivingAfterTheDrain_getsGoawayAtOnce', async () => {
+    const server = await listen('127.0.0.1', 0, { idleTimeoutMs: 5000, http2: h2Settings }, handler({ open: false }), log);
+    const early = net.connect(server.port, '127.0.0.1');
+    early.on('error', () => undefined);
+    try {
+      await new Promise<void>((resolve) => early.once('connect', () => resolve()));
+      server.drain();
+      // Accepted before the drain; its HTTP/2 preface and SETTINGS come after it.
+      const frames = received(early, 1000);
+      early.write(Buffer.concat([Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n'), Buffer.from([0, 0, 0, 4, 0, 0, 0, 0, 0])]));
+      const bytes = Buffer.from(await frames, 'latin1');
+      const types: number[] = [];
+      for (let at = 0; at + 9 <= bytes.length; at += 9 + bytes.readUIntBE(at, 3)) types.push(bytes[at + 3]);
+      expect(types).toContain(7); // GOAWAY
+    } finally {
+      early.destroy();
+      await server.close();
+    }
+  });
+
   test('aConnectionThatSendsNothing_isClosedAfterIdleTimeout', async () => {
     const server = await listen('127.0.0.1', 0, { idleTimeoutMs: 300, http2: h2Settings }, handler({ open: false }), log);
     const silent = net.connect(server.port, '127.0.0.1');

@@ -1,5 +1,9 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { get as httpGet } from 'node:http';
 import * as http2 from 'node:http2';
 import * as net from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { createTestEnv, type TestEnv } from '../../shared/testing/harness';
 import { startGateway } from '../src/main';
 import { startStandIn, type StandIn } from './stand-in';
@@ -212,3 +216,33 @@ test('stop_http1CallInFlight_isAnsweredWithConnectionClose_andTheConnectionEnds'
     socket.destroy();
   }
 }, 20_000);
+
+test('stop_staticFileDownloading_isLetFinishWithinTheGrace', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'coursereg-web-stop-'));
+  writeFileSync(join(dir, 'index.html'), '<!doctype html><div id="root"></div>');
+  const size = 16 * 1024 * 1024;
+  writeFileSync(join(dir, 'big.bin'), Buffer.alloc(size, 7));
+  const gw = await startGateway({ ...env.env, GATEWAY_PORT: '0', GATEWAY_METRICS_PORT: '0', STUDENT_SERVICE_ADDR: upstream.address, REGISTRATION_SERVICE_ADDR: upstream.address, WEB_DIST_DIR: dir, SHUTDOWN_GRACE_MS: '5000' });
+  try {
+    // A slow reader: the download is under way (headers in, most bytes not) when the stop comes.
+    const got = await new Promise<{ bytes: number; stopped: boolean }>((resolve, reject) => {
+      let bytes = 0;
+      let stopped = false;
+      const req = httpGet(`http://127.0.0.1:${gw.port}/big.bin`, (res) => {
+        res.pause();
+        void gw.stop().then(() => (stopped = true));
+        setTimeout(() => {
+          res.on('data', (c: Buffer) => (bytes += c.length));
+          res.on('end', () => resolve({ bytes, stopped }));
+          res.on('error', reject);
+          res.resume();
+        }, 300);
+      });
+      req.on('error', reject);
+    });
+    expect(got).toEqual({ bytes: size, stopped: false });
+  } finally {
+    await gw.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

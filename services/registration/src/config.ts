@@ -1,7 +1,7 @@
 import { z } from 'zod';
-import { address, loadConfig, port } from '../../shared/src/config';
+import { address, integer, loadConfig, port } from '../../shared/src/config';
 
-const count = (def: number, max: number) => z.coerce.number().int().min(1).max(max).default(def);
+const count = (def: number, max: number) => integer(1, max, def);
 
 /** The registration service's and workers' settings, read once from the environment. */
 export const readRegistrationConfig = (env?: Record<string, string | undefined>) =>
@@ -19,7 +19,7 @@ export const readRegistrationConfig = (env?: Record<string, string | undefined>)
       /** Most requests decided in one transaction. */
       WORKER_BATCH_MAX: count(256, 5000),
       /** How long a worker waits to fill a batch once it has one message, in ms. */
-      WORKER_BATCH_WAIT_MS: z.coerce.number().int().min(0).max(1000).default(5),
+      WORKER_BATCH_WAIT_MS: integer(0, 1000, 5),
       /** Attempts before a failing request goes to the dead-letter queue. */
       WORKER_MAX_ATTEMPTS: count(5, 100),
       /** A seat hold that is never decided expires after this long. */

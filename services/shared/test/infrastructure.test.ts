@@ -1,5 +1,5 @@
 import { connectAmqp } from '../src/amqp';
-import { loadConfig, port } from '../src/config';
+import { address, integer, loadConfig, port } from '../src/config';
 import { checkDependencies, DependencyError } from '../src/dependencies';
 import { createTestVhost } from '../testing/harness';
 
@@ -21,6 +21,17 @@ describe('start-up checks', () => {
     await expect(
       checkDependencies({ database: 'postgres://postgres@127.0.0.1:5432/postgres', redis: 'redis://127.0.0.1:6379/0', amqp: 'amqp://guest:guest@127.0.0.1:5672/' }),
     ).resolves.toBeUndefined();
+  });
+
+  test('loadConfig_numberSetButEmpty_isRefusedNotReadAsZero', () => {
+    for (const empty of ['', '  ']) {
+      expect(() => loadConfig({ X_PORT: port(8080) }, { X_PORT: empty })).toThrow(/X_PORT: expected a whole number/);
+      expect(() => loadConfig({}, { SHUTDOWN_GRACE_MS: empty })).toThrow(/SHUTDOWN_GRACE_MS: expected a whole number/);
+    }
+    expect(() => loadConfig({ X_COUNT: integer(1, 10, 5) }, { X_COUNT: '2.5' })).toThrow(/X_COUNT: expected a whole number, got "2.5"/);
+    expect(() => loadConfig({ X_COUNT: integer(1, 10, 5) }, { X_COUNT: '11' })).toThrow(/X_COUNT: expected 1 to 10, got 11/);
+    expect(loadConfig({ X_PORT: port(8080), X_COUNT: integer(1, 10, 5) }, { X_PORT: ' 0 ' })).toMatchObject({ X_PORT: 0, X_COUNT: 5, SHUTDOWN_GRACE_MS: 10000 });
+    expect(() => loadConfig({ X_ADDR: address('a:1') }, { X_ADDR: '127.0.0.1:99999' })).toThrow(/X_ADDR: the port is over 65535/);
   });
 
   test('loadConfig_withBadValues_namesEveryOffendingVariable', () => {

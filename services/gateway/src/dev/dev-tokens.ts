@@ -67,6 +67,10 @@ export function devSignIn(opts: { enabled: boolean; signer?: TokenSigner; studen
           json(ds, cors, 400, { error: 'expected a JSON body' });
           return;
         }
+        if (typeof body !== 'object' || body === null || Array.isArray(body)) {
+          json(ds, cors, 400, { error: 'expected a JSON object: {"role":"student","studentId":…} or {"role":"registrar","subject":…}' });
+          return;
+        }
         if (body.role === 'student' && typeof body.studentId === 'string' && rules.studentId().safeParse(body.studentId).success) {
           const token = await opts.signer.sign(body.studentId, 'student', opts.ttlSeconds);
           json(ds, cors, 200, { token, expiresAt: new Date(Date.now() + opts.ttlSeconds * 1000).toISOString() });
