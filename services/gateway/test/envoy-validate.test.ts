@@ -264,6 +264,24 @@ describe('envoy.yaml', () => {
   });
 });
 
+describe('durations as Envoy checks them at load', () => {
+  const envoyText = fs.readFileSync('envoy/envoy.yaml', 'utf8');
+  test.each([
+    ['a negative route timeout', 'timeout: 15s', 'timeout: -1s', /is negative/],
+    ['a negative per_try_timeout', 'per_try_timeout: 3s', 'per_try_timeout: -0.5s', /is negative/],
+    ['a route timeout past int64 nanoseconds', 'timeout: 15s', 'timeout: 315576000000s', /out of range: Envoy takes at most 9223372035 s/],
+  ])('validate_%s_isAnError', (_what, from, to, message) => {
+    expect(envoyText).toContain(from);
+    const errors = validateEnvoyYaml(envoyText.replace(from, to));
+    expect(errors.map((e) => e.message)).toEqual(expect.arrayContaining([expect.stringMatching(message)]));
+  });
+
+  test('validate_zeroAndTheLongestDuration_areFine', () => {
+    expect(validateEnvoyYaml(envoyText.replace('timeout: 15s', 'timeout: 0s'))).toEqual([]);
+    expect(validateEnvoyYaml(envoyText.replace('timeout: 15s', 'timeout: 9223372035s'))).toEqual([]);
+  });
+});
+
 describe('ratelimit config', () => {
   test('validateRateLimit_whenDomainMissingAndDescriptorsNotAList_reportsBoth', () => {
     expect(validateRateLimitConfig({ descriptors: { key: 'student' } })).toEqual([
@@ -277,24 +295,38 @@ describe('ratelimit config', () => {
       domain: 'coursereg',
       descriptors: [
         { key: 'student', rate_limit: { unit: 'week', requests_per_unit: 20 } },
-        { rate_limit: { unit: 'second', requests_per_unit: 0 } },
+        { rate_limit: { unit: 'second', requests_per_unit: -1 } },
         { key: 'remote_address', rate_limit: { unit: 'second', requests_per_unit: 1.5, per: 'x' } },
         { key: 'student', descriptors: [{ key: 'route', rate_limit: { unit: 'Minute', requests_per_unit: '5' } }] },
+        { key: 'exempt', rate_limit: { unlimited: true, unit: 'second' } },
       ],
     });
     expect(errors).toEqual([
       { path: 'descriptors[0].rate_limit.unit', message: 'unit must be one of second, minute, hour, day, got the string "week"' },
       { path: 'descriptors[1].key', message: 'a descriptor needs a non-empty string `key`' },
-      { path: 'descriptors[1].rate_limit.requests_per_unit', message: 'requests_per_unit must be a positive integer, got the number 0' },
+      { path: 'descriptors[1].rate_limit.requests_per_unit', message: 'requests_per_unit must be a whole number from 0 (refuse all) up, got the number -1' },
       { path: 'descriptors[2].rate_limit.per', message: 'unknown key "per"; expected one of unit, requests_per_unit, unlimited, name, replaces' },
-      { path: 'descriptors[2].rate_limit.requests_per_unit', message: 'requests_per_unit must be a positive integer, got the number 1.5' },
+      { path: 'descriptors[2].rate_limit.requests_per_unit', message: 'requests_per_unit must be a whole number from 0 (refuse all) up, got the number 1.5' },
       { path: 'descriptors[3]', message: 'duplicate descriptor student=' },
-      { path: 'descriptors[3].descriptors[0].rate_limit.unit', message: 'unit must be one of second, minute, hour, day, got the string "Minute"' },
       {
         path: 'descriptors[3].descriptors[0].rate_limit.requests_per_unit',
-        message: 'requests_per_unit must be a positive integer, got the string "5"',
+        message: 'requests_per_unit must be a whole number from 0 (refuse all) up, got the string "5"',
       },
+      { path: 'descriptors[4].rate_limit.unit', message: 'an unlimited rate_limit has no unit' },
     ]);
+  });
+
+  test('validateRateLimit_asTheServiceReadsIt_unitInAnyCase_zeroBlocks_unlimitedAlone', () => {
+    expect(
+      validateRateLimitConfig({
+        domain: 'coursereg',
+        descriptors: [
+          { key: 'student', rate_limit: { unit: 'SECOND', requests_per_unit: 20 } },
+          { key: 'remote_address', value: '50.0.0.5', rate_limit: { unit: 'Minute', requests_per_unit: 0 } },
+          { key: 'remote_address', value: '10.0.0.1', rate_limit: { unlimited: true } },
+        ],
+      }),
+    ).toEqual([]);
   });
 
   test('validateRateLimit_whenYamlBroken_reportsSyntaxErrorWithLine', () => {

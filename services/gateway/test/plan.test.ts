@@ -1,6 +1,9 @@
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { parse } from 'yaml';
 import { buildGatewayPlan, healthCheckIntervalMs, readGatewayPlan, streamDurationMs, type HealthCheckPlan } from '../src/envoy/plan';
+import { validateEnvoyConfig } from '../src/envoy/validate';
 import { matchRoute } from '../src/proxy/gateway';
 
 const ENVOY = 'envoy/envoy.yaml';
@@ -413,9 +416,9 @@ test('plan_rateLimitEntries_valueShadowAndUnlimited_asTheRateLimitServiceReadsTh
   const { envoy, limits } = load();
   limits.descriptors.push(
     { key: 'remote_address', value: '50.0.0.5', rate_limit: { unit: 'second', requests_per_unit: 0 } },
-    { key: 'remote_address', value: '10.1.2.3', unlimited: true },
+    { key: 'remote_address', value: '10.1.2.3', rate_limit: { unlimited: true } },
     { key: 'remote_address', value: '10.1.2.4' },
-    { key: 'registrar', rate_limit: { unit: 'minute', requests_per_unit: 600 }, shadow_mode: true },
+    { key: 'registrar', rate_limit: { unit: 'MINUTE', requests_per_unit: 600 }, shadow_mode: true },
   );
   const plan = buildGatewayPlan(envoy, limits).rateLimit!;
   // The key's own limit stays as it is; each value has its own.
@@ -430,11 +433,71 @@ test('plan_rateLimitEntries_valueShadowAndUnlimited_asTheRateLimitServiceReadsTh
 
 test.each([
   ['nested descriptors', { key: 'remote_address', descriptors: [{ key: 'path', rate_limit: { unit: 'second', requests_per_unit: 1 } }] }, /nested entries are not supported/],
-  ['replaces', { key: 'student', value: 'S1', name: 'one', replaces: [{ name: 'other' }], rate_limit: { unit: 'second', requests_per_unit: 1 } }, /replaces: the gateway does not support/],
+  ['replaces', { key: 'student', value: 'S1', rate_limit: { unit: 'second', requests_per_unit: 1, name: 'one', replaces: [{ name: 'other' }] } }, /rate_limit.replaces: the gateway does not support/],
+  ['a wildcard value', { key: 'remote_address', value: '10.0.*', rate_limit: { unit: 'second', requests_per_unit: 1 } }, /does not match values by wildcard/],
   ['a key named twice', { key: 'student', rate_limit: { unit: 'second', requests_per_unit: 5 } }, /a second limit for student/],
-  ['unlimited with a rate_limit', { key: 'x', unlimited: true, rate_limit: { unit: 'second', requests_per_unit: 5 } }, /unlimited and rate_limit together/],
+  ['unlimited with a unit', { key: 'x', rate_limit: { unlimited: true, unit: 'second', requests_per_unit: 5 } }, /unlimited with a unit or requests_per_unit/],
 ])('plan_rateLimitEntry_%s_isRefusedAtStart', (_what, entry, message) => {
   const { envoy, limits } = load();
   limits.descriptors.push(entry);
   expect(() => buildGatewayPlan(envoy, limits)).toThrow(message);
+});
+
+test('readGatewayPlan_readsYamlAsEnvoyDoes_yesAndNoAreBooleans', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'coursereg-plan-'));
+  try {
+    const envoyFile = join(dir, 'envoy.yaml');
+    const limitsFile = join(dir, 'limits.yaml');
+    const envoy = readFileSync(ENVOY, 'utf8');
+    expect(envoy).toContain('failure_mode_deny: false');
+    writeFileSync(envoyFile, envoy.replace('failure_mode_deny: false', 'failure_mode_deny: yes'));
+    writeFileSync(limitsFile, `${readFileSync(LIMITS, 'utf8')}\n  - key: registrar\n    shadow_mode: on\n    rate_limit: {unit: second, requests_per_unit: 5}\n`);
+    const plan = readGatewayPlan(envoyFile, limitsFile);
+    expect(plan.rateLimit!.failureModeDeny).toBe(true);
+    expect(plan.rateLimit!.limits.get('registrar')!.shadow).toBe(true);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('plan_settingsTheGatewayDoesNotFollow_areNamedNotDropped', () => {
+  const { envoy, limits } = load();
+  const hcm = envoy.static_resources.listeners[0].filter_chains[0].filters[0].typed_config;
+  hcm.use_remote_address = false;
+  hcm.codec_type = 'HTTP1';
+  const student = envoy.static_resources.clusters.find((c: { name: string }) => c.name === 'student');
+  student.circuit_breakers.retry_budget = { budget_percent: { value: 20 } };
+  student.circuit_breakers.thresholds[0].track_remaining = true;
+  student.health_checks.push({ ...student.health_checks[0] });
+  hcm.route_config.virtual_hosts[0].rate_limits.push({ actions: [{ metadata: { descriptor_key: 'x', metadata_key: { key: 'k', path: [{ key: 'p' }] }, source: 'ROUTE_ENTRY' } }] });
+  const jwt = hcm.http_filters.find((f: { name: string }) => f.name === 'envoy.filters.http.jwt_authn').typed_config;
+  const provider = Object.values(jwt.providers)[0] as { from_headers: Array<{ name: string; value_prefix?: string }> };
+  provider.from_headers = [{ name: 'x-token' }, { name: 'authorization', value_prefix: 'Bearer ' }];
+  const plan = buildGatewayPlan(envoy, limits);
+  const named = plan.unsupported.join('\n');
+  for (const what of ['use_remote_address false', 'codec_type HTTP1', 'circuit_breakers.retry_budget', 'thresholds[0].track_remaining', 'health_checks[1..]', 'metadata.source ROUTE_ENTRY', 'from_headers[1..]']) {
+    expect(named).toContain(what);
+  }
+  // A from_headers entry without value_prefix takes the header's whole value, as in Envoy.
+  expect(plan.jwt).toMatchObject({ headerName: 'x-token', valuePrefix: '' });
+});
+
+test('plan_enumValues_asNumbersOrInAnyCase_areReadAsEnvoyReadsThem', () => {
+  const { envoy, limits } = load();
+  const hcm = envoy.static_resources.listeners[0].filter_chains[0].filters[0].typed_config;
+  const registration = envoy.static_resources.clusters.find((c: { name: string }) => c.name === 'registration');
+  registration.circuit_breakers.thresholds[0].priority = 0; // DEFAULT
+  registration.lb_policy = 'least_request';
+  const rateLimit = hcm.http_filters.find((f: { name: string }) => f.name === 'envoy.filters.http.ratelimit').typed_config;
+  rateLimit.enable_x_ratelimit_headers = 1; // DRAFT_VERSION_03
+  const local = hcm.route_config.virtual_hosts[0].routes.find((r: { name: string }) => r.name === 'student-reads').typed_per_filter_config['envoy.filters.http.local_ratelimit'];
+  local.filter_enforced.default_value = { numerator: 100, denominator: 1 }; // 100 in TEN_THOUSAND: 1%
+  const plan = buildGatewayPlan(envoy, limits);
+  const original = buildGatewayPlan(load().envoy, limits);
+  expect(plan.clusters.get('registration')!.breaker).toEqual(original.clusters.get('registration')!.breaker);
+  expect(plan.clusters.get('registration')!.lbPolicy).toBe('LEAST_REQUEST');
+  expect(plan.rateLimit!.xRateLimitHeaders).toBe(true);
+  // 100 in TEN_THOUSAND is 1%, not 100%: named, since the gateway enforces on every call or none.
+  expect(plan.unsupported).toEqual(expect.arrayContaining([expect.stringMatching(/local_ratelimit\.filter_enforced 1% /)]));
+  expect(validateEnvoyConfig(envoy)).toEqual([]);
 });

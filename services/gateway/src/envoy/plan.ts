@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { parse } from 'yaml';
+import { parseEnvoyYaml } from './yaml';
 
 /**
  * What the local gateway takes from envoy/envoy.yaml and envoy/ratelimit/config.yaml:
@@ -294,6 +294,7 @@ export interface DescriptorLimit {
 
 type Obj = Record<string, unknown>;
 
+// The rate limit service's fixed windows (its UnitToDivider).
 const UNIT_SECONDS: Record<string, number> = { second: 1, minute: 60, hour: 3600, day: 86400 };
 const FILTER_CORS = 'envoy.filters.http.cors';
 const FILTER_LOCAL_RL = 'envoy.filters.http.local_ratelimit';
@@ -319,8 +320,8 @@ function optionalDurationMs(obj: Obj, key: string, where: string, fallback: numb
 
 /** Reads both files and builds the plan; throws with the path of anything it cannot use. */
 export function readGatewayPlan(envoyFile: string, rateLimitFile: string): GatewayPlan {
-  const envoy = parse(readFileSync(envoyFile, 'utf8')) as unknown;
-  const limits = parse(readFileSync(rateLimitFile, 'utf8')) as unknown;
+  const envoy = parseEnvoyYaml(readFileSync(envoyFile, 'utf8'), envoyFile);
+  const limits = parseEnvoyYaml(readFileSync(rateLimitFile, 'utf8'), rateLimitFile);
   return buildGatewayPlan(envoy, limits);
 }
 
@@ -339,6 +340,16 @@ class Reader {
     if (!Array.isArray(value)) throw new Error(`${where}: expected a list`);
     return value;
   }
+}
+
+/**
+ * An enum field's value as Envoy reads it: proto3 JSON allows the number as well as the name,
+ * and Envoy parses names in any case. `names` are the enum's names in the order of their numbers.
+ */
+function enumName(v: unknown, names: readonly string[], fallback: string): string {
+  if (v === undefined || v === null) return fallback;
+  if (typeof v === 'number') return names[v] ?? String(v);
+  return String(v).toUpperCase();
 }
 
 const num = (v: unknown, fallback: number): number => (typeof v === 'number' ? v : typeof v === 'string' && v !== '' ? Number(v) : fallback);
@@ -389,6 +400,10 @@ export function buildGatewayPlan(envoyDoc: unknown, rateLimitDoc: unknown): Gate
     }
   });
   if (num(hcm.xff_num_trusted_hops, 0) !== 0) r.unsupported.push(`${hw}.xff_num_trusted_hops (the gateway uses the socket address)`);
+  // The gateway always takes the caller's address from the socket (Envoy's use_remote_address:
+  // true) and always tells HTTP/1.1 from HTTP/2 by the first bytes (codec_type: AUTO).
+  if (hcm.use_remote_address !== true) r.unsupported.push(`${hw}.use_remote_address ${String(hcm.use_remote_address ?? false)} (the gateway uses the socket address, as with true)`);
+  if (enumName(hcm.codec_type, ['AUTO', 'HTTP1', 'HTTP2', 'HTTP3'], 'AUTO') !== 'AUTO') r.unsupported.push(`${hw}.codec_type ${String(hcm.codec_type)} (the gateway serves HTTP/1.1 and HTTP/2 alike, as with AUTO)`);
 
   // HTTP filters, in order.
   const filters: string[] = [];
@@ -579,7 +594,7 @@ function readRoute(r: Reader, value: unknown, where: string, vhActions: RateLimi
     const share = (k: 'filter_enabled' | 'filter_enforced'): number => {
       const frac = (local[k] as Obj | undefined)?.default_value as Obj | undefined;
       if (!frac) return 0;
-      const pct = num(frac.numerator, 0) / ({ HUNDRED: 1, TEN_THOUSAND: 100, MILLION: 10_000 }[String(frac.denominator ?? 'HUNDRED')] ?? 1);
+      const pct = num(frac.numerator, 0) / ({ HUNDRED: 1, TEN_THOUSAND: 100, MILLION: 10_000 }[enumName(frac.denominator, ['HUNDRED', 'TEN_THOUSAND', 'MILLION'], 'HUNDRED')] ?? 1);
       if (pct > 0 && pct < 100) r.unsupported.push(`${lw}.${k} ${pct}% (partial enforcement: the gateway enforces on every call or none)`);
       return pct;
     };
@@ -619,6 +634,7 @@ function readRateLimitActions(r: Reader, value: unknown, where: string): RateLim
         return { kind: 'generic_key', descriptorKey: String(g.descriptor_key ?? 'generic_key'), value: String(g.descriptor_value) };
       }
       const md = r.obj(act.metadata, `${aw}.metadata`, ['descriptor_key', 'metadata_key', 'source']);
+      if (enumName(md.source, ['DYNAMIC', 'ROUTE_ENTRY'], 'DYNAMIC') !== 'DYNAMIC') r.unsupported.push(`${aw}.metadata.source ${String(md.source)} (the gateway reads dynamic metadata only)`);
       const key = r.obj(md.metadata_key, `${aw}.metadata.metadata_key`, ['key', 'path']);
       const path = r.list(key.path, `${aw}.metadata.metadata_key.path`).map((p) => String((p as Obj).key));
       return { kind: 'metadata', descriptorKey: String(md.descriptor_key), filter: String(key.key), path };
@@ -657,12 +673,16 @@ function readCluster(r: Reader, value: unknown, where: string): ClusterPlan {
     const sock = ((((e as Obj)?.endpoint as Obj)?.address as Obj)?.socket_address ?? {}) as Obj;
     return `${String(sock.address)}:${num(sock.port_value, 0)}`;
   });
-  const lbPolicy = c.lb_policy === undefined ? 'ROUND_ROBIN' : String(c.lb_policy);
+  const lbPolicy = enumName(c.lb_policy, ['ROUND_ROBIN', 'LEAST_REQUEST', 'RING_HASH', 'RANDOM', 'ORIGINAL_DST_LB', 'MAGLEV', 'CLUSTER_PROVIDED', 'LOAD_BALANCING_POLICY_CONFIG'], 'ROUND_ROBIN');
   if (!LB_POLICIES.has(lbPolicy)) r.unsupported.push(`${where}.lb_policy ${lbPolicy} (the gateway uses round robin)`);
   const { http2, idleTimeoutMs } = readUpstreamProtocol(r, c.typed_extension_protocol_options, `${where}.typed_extension_protocol_options`);
-  const thresholds = r.list((c.circuit_breakers as Obj | undefined)?.thresholds, `${where}.circuit_breakers.thresholds`).map((t) => t as Obj);
-  const def = thresholds.find((t) => (t.priority ?? 'DEFAULT') === 'DEFAULT') ?? {};
-  if (thresholds.some((t) => t.priority === 'HIGH')) r.unsupported.push(`${where}.circuit_breakers.thresholds[priority=HIGH] (one priority only)`);
+  const breakers = c.circuit_breakers === undefined ? {} : r.obj(c.circuit_breakers, `${where}.circuit_breakers`, ['thresholds']);
+  const thresholds = r
+    .list(breakers.thresholds, `${where}.circuit_breakers.thresholds`)
+    .map((t, i) => r.obj(t, `${where}.circuit_breakers.thresholds[${i}]`, ['priority', 'max_connections', 'max_pending_requests', 'max_requests', 'max_retries']));
+  const priority = (t: Obj) => enumName(t.priority, ['DEFAULT', 'HIGH'], 'DEFAULT');
+  const def = thresholds.find((t) => priority(t) === 'DEFAULT') ?? {};
+  if (thresholds.some((t) => priority(t) === 'HIGH')) r.unsupported.push(`${where}.circuit_breakers.thresholds[priority=HIGH] (one priority only)`);
   const plan: ClusterPlan = {
     name,
     addresses,
@@ -719,6 +739,7 @@ function readCluster(r: Reader, value: unknown, where: string): ClusterPlan {
     };
   }
   const checks = r.list(c.health_checks, `${where}.health_checks`);
+  if (checks.length > 1) r.unsupported.push(`${where}.health_checks[1..] (the gateway runs the first health check only)`);
   if (checks.length > 0) {
     const hw = `${where}.health_checks[0]`;
     const hc = r.obj(checks[0], hw, [
@@ -805,7 +826,8 @@ function readJwt(r: Reader, value: Obj | undefined, where: string): JwtPlan | un
   const [providerName, providerValue] = providers[0];
   const pw = `${where}.providers.${providerName}`;
   const p = r.obj(providerValue, pw, ['issuer', 'audiences', 'local_jwks', 'from_headers', 'forward', 'payload_in_metadata', 'clock_skew_seconds']);
-  const headers = r.list(p.from_headers, `${pw}.from_headers`).map((h) => h as Obj);
+  const headers = r.list(p.from_headers, `${pw}.from_headers`).map((h, i) => r.obj(h, `${pw}.from_headers[${i}]`, ['name', 'value_prefix']));
+  if (headers.length > 1) r.unsupported.push(`${pw}.from_headers[1..] (the gateway reads the token from the first header only)`);
   const rules = r.list(cfg.rules, `${where}.rules`).map((rule, i) => {
     const rw = `${where}.rules[${i}]`;
     const ru = r.obj(rule, rw, ['match', 'requires']);
@@ -819,8 +841,10 @@ function readJwt(r: Reader, value: Obj | undefined, where: string): JwtPlan | un
     issuer: String(p.issuer),
     audiences: r.list(p.audiences, `${pw}.audiences`).map(String),
     jwksFile: String(((p.local_jwks ?? {}) as Obj).filename ?? ''),
+    // Without from_headers, Envoy reads `Authorization: Bearer <token>`; a from_headers entry
+    // without value_prefix takes the header's whole value.
     headerName: String(headers[0]?.name ?? 'authorization').toLowerCase(),
-    valuePrefix: String(headers[0]?.value_prefix ?? 'Bearer '),
+    valuePrefix: headers.length === 0 ? 'Bearer ' : String(headers[0].value_prefix ?? ''),
     forward: p.forward === true,
     payloadInMetadata: p.payload_in_metadata as string | undefined,
     clockSkewSeconds: num(p.clock_skew_seconds, 60),
@@ -840,24 +864,25 @@ function readRateLimit(r: Reader, value: Obj | undefined, limitsDoc: unknown, wh
   const valueLimits = new Map<string, Map<string, DescriptorLimit>>();
   r.list(doc.descriptors, 'ratelimit.descriptors').forEach((d, i) => {
     const dw = `ratelimit.descriptors[${i}]`;
-    const desc = r.obj(d, dw, ['key', 'value', 'rate_limit', 'unlimited', 'shadow_mode', 'descriptors', 'replaces', 'name']);
+    const desc = r.obj(d, dw, ['key', 'value', 'rate_limit', 'shadow_mode', 'descriptors']);
     // Refused rather than skipped: a limit counted differently from the rate limit service's
     // would refuse callers it lets through, or the other way round.
     if (desc.descriptors !== undefined) throw new Error(`${dw}.descriptors: the gateway takes one level of descriptors (nested entries are not supported)`);
-    // (`name` only labels an entry for another's `replaces`.)
-    if (desc.replaces !== undefined) throw new Error(`${dw}.replaces: the gateway does not support replacing one limit with another`);
     const key = String(desc.key);
     const value = desc.value === undefined ? undefined : String(desc.value);
+    if (value?.endsWith('*')) throw new Error(`${dw}.value ${value}: the gateway does not match values by wildcard`);
     let limit: DescriptorLimit;
-    if (desc.unlimited === true || desc.rate_limit === undefined) {
+    const rl = desc.rate_limit === undefined ? undefined : r.obj(desc.rate_limit, `${dw}.rate_limit`, ['unit', 'requests_per_unit', 'unlimited', 'name', 'replaces']);
+    // (`name` only labels a limit for another's `replaces`.)
+    if (rl?.replaces !== undefined) throw new Error(`${dw}.rate_limit.replaces: the gateway does not support replacing one limit with another`);
+    if (!rl || rl.unlimited === true) {
       // The rate limit service lets through a descriptor whose entry has no rate_limit, as an unlimited one.
-      if (desc.rate_limit !== undefined) throw new Error(`${dw}: unlimited and rate_limit together`);
+      if (rl && (rl.unit !== undefined || rl.requests_per_unit !== undefined)) throw new Error(`${dw}.rate_limit: unlimited with a unit or requests_per_unit`);
       limit = { unit: 'none', requestsPerUnit: 0, durationSeconds: 0, unlimited: true };
     } else {
-      const rl = r.obj(desc.rate_limit, `${dw}.rate_limit`, ['unit', 'requests_per_unit']);
-      const unit = String(rl.unit);
+      const unit = String(rl.unit).toLowerCase();
       const durationSeconds = UNIT_SECONDS[unit];
-      if (!durationSeconds) throw new Error(`${dw}.rate_limit.unit: unknown unit ${unit}`);
+      if (!durationSeconds) throw new Error(`${dw}.rate_limit.unit: unknown unit ${String(rl.unit)}`);
       limit = { unit, requestsPerUnit: num(rl.requests_per_unit, 0), durationSeconds };
     }
     if (desc.shadow_mode === true) limit.shadow = true;
@@ -877,7 +902,7 @@ function readRateLimit(r: Reader, value: Obj | undefined, limitsDoc: unknown, wh
     timeoutMs: optionalDurationMs(cfg, 'timeout', where, 20),
     failureModeDeny: cfg.failure_mode_deny === true,
     statusOnError: cfg.status_on_error === undefined ? 500 : httpStatusCode(r, r.obj(cfg.status_on_error, `${where}.status_on_error`, ['code']).code, `${where}.status_on_error.code`),
-    xRateLimitHeaders: cfg.enable_x_ratelimit_headers === 'DRAFT_VERSION_03',
+    xRateLimitHeaders: enumName(cfg.enable_x_ratelimit_headers, ['OFF', 'DRAFT_VERSION_03'], 'OFF') === 'DRAFT_VERSION_03',
     limits,
     valueLimits,
   };

@@ -1,7 +1,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { common, Enum, Field, MapField, parse, Root, Type, type OneOf } from 'protobufjs';
-import { isMap, isSeq, LineCounter, parseDocument, type Document } from 'yaml';
+import { isMap, isSeq, LineCounter, type Document } from 'yaml';
+import { parseEnvoyYamlDocument } from './yaml';
 
 /** One problem found in a config: where it is (a JSON-ish path into the document) and what is wrong. */
 export interface ValidationError {
@@ -125,6 +126,8 @@ export function validateEnvoyFile(file: string, opts: ValidateOptions = {}): Val
   return typeof text === 'string' ? validateEnvoyYaml(text, opts) : [text];
 }
 
+// The units the rate limit service counts in (its UnitToDivider; rls.proto's MONTH and YEAR
+// reach a panic there in the releases we checked). It upper-cases the name, so any case is read.
 const RATE_LIMIT_UNITS = ['second', 'minute', 'hour', 'day'];
 const RATE_LIMIT_KEYS = {
   config: ['domain', 'descriptors'],
@@ -135,7 +138,7 @@ const RATE_LIMIT_KEYS = {
 /**
  * Checks a parsed envoyproxy/ratelimit config: a `domain` string and a `descriptors` list whose
  * entries (recursively) have a `key` and, where given, a `rate_limit` with a `unit` of
- * second|minute|hour|day and a positive integer `requests_per_unit`.
+ * second|minute|hour|day (any case) and a whole `requests_per_unit`, or `unlimited`.
  */
 export function validateRateLimitConfig(doc: unknown): ValidationError[] {
   return rateLimitIssues(doc).map(toError);
@@ -170,13 +173,19 @@ function rateLimitIssues(doc: unknown): Issue[] {
   const rateLimit = (rl: unknown, at: Seg[]) => {
     if (!isObject(rl)) return fail(at, `expected an object with unit and requests_per_unit, got ${describe(rl)}`);
     knownKeys(rl, RATE_LIMIT_KEYS.rateLimit, at);
-    if (rl.unlimited === true) return;
-    if (typeof rl.unit !== 'string' || !RATE_LIMIT_UNITS.includes(rl.unit)) {
+    if (rl.unlimited !== undefined && typeof rl.unlimited !== 'boolean') fail([...at, 'unlimited'], `expected true or false, got ${describe(rl.unlimited)}`);
+    if (rl.unlimited === true) {
+      // The service refuses to start with either: "should not specify rate limit unit when unlimited".
+      if (rl.unit !== undefined) fail([...at, 'unit'], 'an unlimited rate_limit has no unit');
+      if (rl.requests_per_unit !== undefined) fail([...at, 'requests_per_unit'], 'an unlimited rate_limit has no requests_per_unit');
+      return;
+    }
+    if (typeof rl.unit !== 'string' || !RATE_LIMIT_UNITS.includes(rl.unit.toLowerCase())) {
       fail([...at, 'unit'], `unit must be one of ${RATE_LIMIT_UNITS.join(', ')}, got ${describe(rl.unit)}`);
     }
     const n = rl.requests_per_unit;
-    if (typeof n !== 'number' || !Number.isInteger(n) || n <= 0 || n > 0xffffffff) {
-      fail([...at, 'requests_per_unit'], `requests_per_unit must be a positive integer, got ${describe(n)}`);
+    if (typeof n !== 'number' || !Number.isInteger(n) || n < 0 || n > 0xffffffff) {
+      fail([...at, 'requests_per_unit'], `requests_per_unit must be a whole number from 0 (refuse all) up, got ${describe(n)}`);
     }
   };
 
@@ -209,18 +218,9 @@ function readText(file: string): string | ValidationError {
   }
 }
 
-// Envoy turns YAML into JSON with yaml-cpp: YAML 1.1 booleans (yes/no/on/off), no `<<` merge
-// keys, and dates or sexagesimal numbers stay strings.
-const YAML_DROPPED_TAGS = ['tag:yaml.org,2002:timestamp', 'tag:yaml.org,2002:merge'];
-
 function parseYaml(text: string) {
   const lineCounter = new LineCounter();
-  const doc = parseDocument(text, {
-    version: '1.1',
-    merge: false,
-    lineCounter,
-    customTags: (tags) => tags.filter((t) => typeof t === 'string' || !(YAML_DROPPED_TAGS.includes(t.tag) || ('format' in t && t.format === 'TIME'))),
-  });
+  const doc = parseEnvoyYamlDocument(text, lineCounter);
   const errors: ValidationError[] = doc.errors.map((e) => ({
     path: '',
     message: `YAML: ${e.message.split('\n')[0].replace(/ at line \d+, column \d+:?$/, '')}`,
@@ -375,7 +375,9 @@ const ROUTER = 'envoy.extensions.filters.http.router.v3.Router';
 const TYPE_URL = /^type\.googleapis\.com\/([A-Za-z_][A-Za-z0-9_.]*)$/;
 const NUMERIC_STRING = /^-?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$|^(?:NaN|-?Infinity)$/;
 const DURATION = /^(-)?(\d+)(?:\.(\d{1,9}))?s$/;
-const MAX_DURATION_SECONDS = 315_576_000_000n;
+// Envoy checks every Duration in a config as it loads it (MessageUtil::validate, through
+// validateDurationFields): none may be negative, nor so long that its nanoseconds overflow int64.
+const MAX_DURATION_SECONDS = 9_223_372_035n;
 const TIMESTAMP = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:\d{2})$/;
 const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==?|[A-Za-z0-9+/]{3}=?)?$|^[A-Za-z0-9_-]*$/;
 // protoc-gen-validate's well-known regexes for HTTP header names and values (strict, then loose).
@@ -584,6 +586,8 @@ class Checker {
 
   private enumValue(e: Enum, v: unknown, at: Seg[], rules: Rules | undefined): void {
     let num: number;
+    // Envoy parses enum names case-insensitively (case_insensitive_enum_parsing): "least_request" is LEAST_REQUEST.
+    if (typeof v === 'string' && !(v in e.values) && v.toUpperCase() in e.values) v = v.toUpperCase();
     if (typeof v === 'string') {
       if (!(v in e.values)) {
         const names = Object.keys(e.values);
@@ -637,7 +641,8 @@ class Checker {
     const m = typeof v === 'string' ? DURATION.exec(v) : null;
     if (!m) return this.error(at, `expected a duration such as "1s", "0.05s" or "3600s" (decimal seconds ending in s), got ${describe(v)}`);
     const seconds = BigInt(m[2]);
-    if (seconds > MAX_DURATION_SECONDS) return this.error(at, `duration ${String(v)} is out of range`);
+    if (m[1] && (seconds > 0n || /[1-9]/.test(m[3] ?? ''))) return this.error(at, `duration ${String(v)} is negative: Envoy refuses negative durations`);
+    if (seconds > MAX_DURATION_SECONDS) return this.error(at, `duration ${String(v)} is out of range: Envoy takes at most ${MAX_DURATION_SECONDS} s`);
     const nanos = (seconds * 1_000_000_000n + BigInt((m[3] ?? '').padEnd(9, '0'))) * (m[1] ? -1n : 1n);
     if (!rules) return;
     const asNanos = (d: unknown) => {
