@@ -264,6 +264,34 @@ describe('envoy.yaml', () => {
   });
 });
 
+describe('typed configs in their places', () => {
+  const base = () => parse(fs.readFileSync('envoy/envoy.yaml', 'utf8'));
+  const hcmOf = (doc: any) => doc.static_resources.listeners[0].filter_chains[0].filters[0].typed_config;
+  test.each([
+    ['an HTTP filter configured with a route configuration', (doc: any) => (hcmOf(doc).http_filters[0].typed_config = { '@type': 'type.googleapis.com/envoy.config.route.v3.RouteConfiguration' }), /cannot configure this: Envoy looks for a type from envoy\.extensions\.filters\.http\.\*/],
+    ['an access log configured with a filter', (doc: any) => (hcmOf(doc).access_log[0].typed_config = { '@type': 'type.googleapis.com/envoy.extensions.filters.http.router.v3.Router' }), /envoy\.extensions\.access_loggers\.\*/],
+    [
+      'protocol options under another type',
+      (doc: any) => {
+        const options = doc.static_resources.clusters[0].typed_extension_protocol_options;
+        const [key] = Object.keys(options);
+        options[key] = { '@type': 'type.googleapis.com/envoy.extensions.filters.http.router.v3.Router' };
+      },
+      /does not match its key envoy\.extensions\.upstreams\.http\.v3\.HttpProtocolOptions/,
+    ],
+  ])('validate_%s_isAnError', (_what, spoil, message) => {
+    const doc = base();
+    spoil(doc);
+    expect(validateEnvoyConfig(doc).map((e) => e.message)).toEqual(expect.arrayContaining([expect.stringMatching(message)]));
+  });
+
+  test('validate_enumNameInLowerCase_isReadAsEnvoyReadsIt', () => {
+    const doc = base();
+    doc.static_resources.clusters[0].lb_policy = 'least_request';
+    expect(validateEnvoyConfig(doc)).toEqual([]);
+  });
+});
+
 describe('durations as Envoy checks them at load', () => {
   const envoyText = fs.readFileSync('envoy/envoy.yaml', 'utf8');
   test.each([

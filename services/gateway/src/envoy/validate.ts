@@ -370,6 +370,24 @@ const SPECIAL_JSON = new Set([
   'google.protobuf.ListValue',
 ]);
 const TYPED_STRUCTS = new Set(['xds.type.v3.TypedStruct', 'udpa.type.v1.TypedStruct']);
+/**
+ * Where a typed config must name a type of its own kind: Envoy finds the extension by the
+ * config's type and unpacks it into that extension's proto, so an HTTP filter whose config is a
+ * network filter's (or a route's) does not load. Values are the package the type must come
+ * from, or `key` where the map key names the type (typed_extension_protocol_options).
+ */
+const ANY_PLACES: Record<string, string> = {
+  'envoy.extensions.filters.network.http_connection_manager.v3.HttpFilter.typed_config': 'envoy.extensions.filters.http.',
+  'envoy.config.listener.v3.Filter.typed_config': 'envoy.extensions.filters.network.',
+  'envoy.config.accesslog.v3.AccessLog.typed_config': 'envoy.extensions.access_loggers.',
+  'envoy.config.route.v3.RetryPolicy.RetryHostPredicate.typed_config': 'envoy.extensions.retry.host.',
+  'envoy.config.route.v3.Route.typed_per_filter_config': 'envoy.extensions.filters.http.',
+  'envoy.config.route.v3.VirtualHost.typed_per_filter_config': 'envoy.extensions.filters.http.',
+  'envoy.config.core.v3.TransportSocket.typed_config': 'envoy.extensions.transport_sockets.',
+  'envoy.config.cluster.v3.Cluster.typed_extension_protocol_options': 'key',
+};
+/** Typed configs that may stand anywhere: a Struct (read as the extension's own proto) and a route's FilterConfig wrapper. */
+const ANY_ANYWHERE = new Set(['google.protobuf.Struct', 'envoy.config.route.v3.FilterConfig']);
 const HCM = 'envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager';
 const ROUTER = 'envoy.extensions.filters.http.router.v3.Router';
 const TYPE_URL = /^type\.googleapis\.com\/([A-Za-z_][A-Za-z0-9_.]*)$/;
@@ -476,6 +494,8 @@ class Checker {
         else this.warn(here, `${field.name} is deprecated in ${name}`);
       }
       this.field(field, fieldValue, here, pgv);
+      const place = ANY_PLACES[`${name}.${field.name}`];
+      if (place) this.anyPlacement(place, field instanceof MapField, fieldValue, here);
       if (CLUSTER_REFERENCES[name] === field.name && typeof fieldValue === 'string' && (!name.startsWith('envoy.config.route.') || this.validateRouteClusters)) {
         this.clusterRefs.push({ at: here, name: fieldValue });
       }
@@ -490,6 +510,30 @@ class Checker {
       if (!oneofKeys.has(oneof) && oneofRequired(oneof)) this.error(at, `one of ${oneof.fieldsArray.map((f) => f.name).join(', ')} is required (oneof ${oneof.name})`);
     }
     for (const field of type.fieldsArray) if (!present.has(field)) this.absent(field, [...at, field.name]);
+  }
+
+  /** A typed config (or a map of them) whose type must be of the kind its place takes (see ANY_PLACES). */
+  private anyPlacement(place: string, isMap: boolean, v: unknown, at: Seg[]): void {
+    const check = (item: unknown, here: Seg[], key?: string) => {
+      if (!isObject(item) || typeof item['@type'] !== 'string') return;
+      let url = item['@type'];
+      let urlAt: Seg[] = [...here, '@type'];
+      const outer = url.slice(url.lastIndexOf('/') + 1);
+      if (TYPED_STRUCTS.has(outer)) {
+        if (typeof item.type_url !== 'string') return;
+        url = item.type_url;
+        urlAt = [...here, 'type_url'];
+      }
+      const type = url.slice(url.lastIndexOf('/') + 1);
+      if (ANY_ANYWHERE.has(type)) return;
+      if (place === 'key') {
+        if (key !== undefined && key !== type) this.error(urlAt, `${type} does not match its key ${key}: Envoy unpacks these options into the type their key names`);
+      } else if (!type.startsWith(place)) {
+        this.error(urlAt, `${type} cannot configure this: Envoy looks for a type from ${place}* here`);
+      }
+    };
+    if (!isMap) return check(v, at);
+    if (isObject(v)) for (const [k, item] of Object.entries(v)) check(item, [...at, k], k);
   }
 
   private field(field: Field, v: unknown, at: Seg[], pgv: boolean): void {
