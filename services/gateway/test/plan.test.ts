@@ -501,3 +501,15 @@ test('plan_enumValues_asNumbersOrInAnyCase_areReadAsEnvoyReadsThem', () => {
   expect(plan.unsupported).toEqual(expect.arrayContaining([expect.stringMatching(/local_ratelimit\.filter_enforced 1% /)]));
   expect(validateEnvoyConfig(envoy)).toEqual([]);
 });
+
+test('plan_successRateEjection_isNamedForClustersLargeEnoughForIt', () => {
+  const { envoy, limits } = load();
+  const course = envoy.static_resources.clusters.find((c: { name: string }) => c.name === 'course');
+  const endpoint = course.load_assignment.endpoints[0].lb_endpoints[0];
+  for (let i = 1; i < 5; i++) course.load_assignment.endpoints[0].lb_endpoints.push({ ...endpoint, endpoint: { address: { socket_address: { address: `course-${i}`, port_value: 50051 } } } });
+  const named = buildGatewayPlan(envoy, limits).unsupported.filter((u) => u.includes('enforcing_success_rate'));
+  // Five hosts in course; the others have one, too few for Envoy's success-rate ejection.
+  expect(named).toEqual([expect.stringMatching(/clusters\[0\]\.outlier_detection\.enforcing_success_rate 100 \(Envoy's default\)/)]);
+  course.outlier_detection.enforcing_success_rate = 0;
+  expect(buildGatewayPlan(envoy, limits).unsupported.filter((u) => u.includes('enforcing_success_rate'))).toEqual([]);
+});

@@ -712,6 +712,8 @@ function readCluster(r: Reader, value: unknown, where: string): ClusterPlan {
       'max_ejection_time_jitter',
       'max_ejection_percent',
       'successful_active_health_check_uneject_host',
+      'enforcing_success_rate',
+      'success_rate_minimum_hosts',
     ]);
     // Envoy's defaults: consecutive_5xx enforced on every detection, gateway failures on none.
     const enforcing = (key: string, fallback: number): boolean => {
@@ -723,6 +725,12 @@ function readCluster(r: Reader, value: unknown, where: string): ClusterPlan {
     // least one); the gateway ejects any host that fails, so only 100 means the same.
     const maxEjection = num(od.max_ejection_percent, 10);
     if (maxEjection < 100) r.unsupported.push(`${ow}.max_ejection_percent ${maxEjection}${od.max_ejection_percent === undefined ? " (Envoy's default)" : ''} (the gateway may eject every host: 100)`);
+    // Envoy's success-rate ejection is on by default (enforcing_success_rate 100), for clusters
+    // of at least success_rate_minimum_hosts (5) hosts; the gateway does not implement it.
+    const successRate = num(od.enforcing_success_rate, 100);
+    if (successRate > 0 && addresses.length >= num(od.success_rate_minimum_hosts, 5)) {
+      r.unsupported.push(`${ow}.enforcing_success_rate ${successRate}${od.enforcing_success_rate === undefined ? " (Envoy's default)" : ''} (success-rate ejection: the gateway ejects on consecutive failures only)`);
+    }
     const all5xx = enforcing('enforcing_consecutive_5xx', 100);
     const gateway = enforcing('enforcing_consecutive_gateway_failure', 0);
     const c5xx = num(od.consecutive_5xx, 5);
