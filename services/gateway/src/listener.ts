@@ -38,7 +38,8 @@ export async function listen(
   // HTTP/1.1 answers not yet started, so a drain can ask their connections to close after them.
   const h1Pending = new Set<http.ServerResponse>();
   let openAnswers = 0;
-  const h1 = http.createServer((req, res) => {
+  // Envoy's default max_request_headers_kb: 60 KiB of request headers (Node's own limit is 16 KiB).
+  const h1 = http.createServer({ maxHeaderSize: 60 * 1024 }, (req, res) => {
     openAnswers++;
     if (draining) {
       res.setHeader('connection', 'close');

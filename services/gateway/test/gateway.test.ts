@@ -100,6 +100,29 @@ describe('gRPC-web through the gateway', () => {
     expect(decodeURIComponent(res.headers.get('grpc-message')!)).toBe('Bad gRPC-web request, invalid base64 data.');
   });
 
+  test.each(['application/grpc-web+json', 'application/grpc-web+proto; charset=utf-8', 'application/grpc-webby'])('grpcWeb_contentTypeEnvoysFilterDoesNotTranslate_isRefusedWith415: %s', async (contentType) => {
+    const token = await w.token('student', 'S0003');
+    const res = await fetch(`${w.origin}/coursereg.course.v1.CourseService/ListCourses`, {
+      method: 'POST',
+      headers: { 'content-type': contentType, 'x-grpc-web': '1', authorization: `Bearer ${token}` },
+      body: frame(ListCoursesRequest.encode({ pageSize: 2, pageToken: '', department: '', query: '' }).finish()),
+    });
+    expect(res.status).toBe(415);
+    expect(await res.text()).toContain('application/grpc-web+proto');
+  });
+
+  test('grpcWeb_requestHeadersUpTo60KiB_areTaken_asEnvoysDefaultLimit', async () => {
+    // A browser's cookies for the site (never passed on to the services) can be large.
+    const token = await w.token('student', 'S0003');
+    const res = await fetch(`${w.origin}/coursereg.course.v1.CourseService/ListCourses`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/grpc-web+proto', 'x-grpc-web': '1', authorization: `Bearer ${token}`, cookie: `big=${'a'.repeat(30 * 1024)}` },
+      body: frame(ListCoursesRequest.encode({ pageSize: 2, pageToken: '', department: '', query: '' }).finish()),
+    });
+    expect(res.status).toBe(200);
+    expect(res.headers.get('grpc-status') ?? '0').toBe('0');
+  });
+
   test.each([
     ['a text request without Accept gets binary', 'application/grpc-web-text', undefined, 'application/grpc-web+proto'],
     ['a binary request asking for text gets text', 'application/grpc-web+proto', 'application/grpc-web-text', 'application/grpc-web-text+proto'],

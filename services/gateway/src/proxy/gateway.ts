@@ -224,6 +224,11 @@ export function createGateway(deps: GatewayDeps) {
       if (plain) {
         const extra = await plainRateLimit(ds, route!);
         if (extra) await plain(ds, extra);
+      } else if (contentType.startsWith('application/grpc')) {
+        // Looks like gRPC but is none of the types Envoy's grpc_web filter translates (say,
+        // application/grpc-web+json): refused plainly rather than sent on as something else.
+        ds.sendHeaders(415, { 'content-type': 'text/plain; charset=utf-8', ...corsHeadersFor(ds) });
+        ds.end(undefined, `content-type ${contentType} is neither gRPC nor one of the gRPC-web types: application/grpc-web, application/grpc-web+proto, application/grpc-web-text, application/grpc-web-text+proto`);
       } else {
         ds.sendHeaders(404, { 'content-type': 'text/plain' });
         ds.write('not found');

@@ -12,12 +12,20 @@ export type Protocol = 'grpc' | 'grpc-web' | 'grpc-web-text';
 /** Which protocol a request speaks, from its content-type; undefined if it is not gRPC at all. */
 export function protocolOf(contentType: string | undefined): Protocol | undefined {
   if (!contentType) return undefined;
-  const ct = contentType.toLowerCase();
-  if (ct.startsWith('application/grpc-web-text')) return 'grpc-web-text';
-  if (ct.startsWith('application/grpc-web')) return 'grpc-web';
-  if (ct.startsWith('application/grpc')) return 'grpc';
+  const web = GRPC_WEB_TYPES.get(contentType);
+  if (web) return web;
+  // Native gRPC: application/grpc, or application/grpc+ a subtype (Envoy's hasGrpcContentType).
+  if (contentType.startsWith('application/grpc') && (contentType.length === 16 || contentType.charCodeAt(16) === 43 /* '+' */)) return 'grpc';
   return undefined;
 }
+
+/** The four content-types Envoy's grpc_web filter translates, compared exactly as it compares them. */
+const GRPC_WEB_TYPES = new Map<string, Protocol>([
+  ['application/grpc-web', 'grpc-web'],
+  ['application/grpc-web+proto', 'grpc-web'],
+  ['application/grpc-web-text', 'grpc-web-text'],
+  ['application/grpc-web-text+proto', 'grpc-web-text'],
+]);
 
 /**
  * How a call's answer is encoded, as Envoy's grpc_web filter decides it: native gRPC stays
