@@ -1,12 +1,12 @@
 import { z } from 'zod';
-import { integer, loadConfig, port } from '../../shared/src/config';
+import { integer, loadConfig, port, portInRange } from '../../shared/src/config';
 
 /** One host:port, or several separated by commas (one per host of the cluster). */
 function addresses(defaultValue: string) {
   return z
     .string()
     .regex(/^[^\s:,]+:\d{1,5}(,[^\s:,]+:\d{1,5})*$/, 'expected host:port, or several separated by commas')
-    .refine((v) => v.split(',').every((a) => Number(a.slice(a.lastIndexOf(':') + 1)) <= 65535), 'a port is over 65535')
+    .refine((v) => v.split(',').every(portInRange), 'a port is over 65535')
     .default(defaultValue)
     .transform((v) => v.split(','));
 }

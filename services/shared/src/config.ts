@@ -52,13 +52,14 @@ export function port(defaultPort: number) {
   return integer(0, 65535, defaultPort);
 }
 
+/** Whether a host:port's port is at most 65535 (the patterns take up to five digits). */
+export function portInRange(hostPort: string): boolean {
+  return Number(hostPort.slice(hostPort.lastIndexOf(':') + 1)) <= 65535;
+}
+
 /** A host:port setting with a default. */
 export function address(defaultAddress: string) {
-  return z
-    .string()
-    .regex(/^[^\s:]+:\d{1,5}$/, 'expected host:port')
-    .refine((v) => Number(v.slice(v.lastIndexOf(':') + 1)) <= 65535, 'the port is over 65535')
-    .default(defaultAddress);
+  return z.string().regex(/^[^\s:]+:\d{1,5}$/, 'expected host:port').refine(portInRange, 'the port is over 65535').default(defaultAddress);
 }
 
 export type BaseConfig = z.infer<z.ZodObject<typeof baseConfigShape>>;

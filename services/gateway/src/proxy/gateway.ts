@@ -6,7 +6,7 @@ import type { Logger } from '../../../shared/src/logger';
 import { streamDurationMs, type CorsPlan, type GatewayPlan, type RoutePlan } from '../envoy/plan';
 import type { GlobalRateLimits, LimitHeaders, LimitOutcome, LocalTokenBucket } from '../limits/rate-limits';
 import { BodyIdle, BodyTooLarge, type Downstream } from './downstream';
-import { answerProtocol, Base64Chunker, decodeTextBody, grpcStatusForHttp, parseGrpcTimeout, protocolOf, responseContentType, trailerFrame, type Protocol } from './grpc-web';
+import { answerProtocol, Base64Chunker, decodeTextBody, GRPC_WEB_CONTENT_TYPES, grpcStatusForHttp, isGrpcContentType, parseGrpcTimeout, protocolOf, responseContentType, trailerFrame, type Protocol } from './grpc-web';
 import { cancelAttempt, isGatewayError, UpstreamCancelled, UpstreamDeadlinePassed, UpstreamFailure, UpstreamRefused, UpstreamTimeout, type Cluster, type UpstreamRequest, type UpstreamResponse } from './upstream';
 import type { GatewayMetrics } from './metrics';
 
@@ -131,11 +131,6 @@ export function matchRoute(routes: RoutePlan[], path: string, headers: Record<st
   return undefined;
 }
 
-/** Envoy's Grpc::Common::hasGrpcContentType: application/grpc, or application/grpc+ a subtype; application/grpc-web is not gRPC. */
-function isGrpcContentType(contentType: string | undefined): boolean {
-  return contentType !== undefined && contentType.startsWith('application/grpc') && (contentType.length === 16 || contentType.charCodeAt(16) === 43 /* '+' */);
-}
-
 /**
  * The gateway's request pipeline, in envoy.yaml's filter order: CORS, JWT
  * authentication, local token bucket, global rate limits, then the router with
@@ -228,7 +223,7 @@ export function createGateway(deps: GatewayDeps) {
         // Looks like gRPC but is none of the types Envoy's grpc_web filter translates (say,
         // application/grpc-web+json): refused plainly rather than sent on as something else.
         ds.sendHeaders(415, { 'content-type': 'text/plain; charset=utf-8', ...corsHeadersFor(ds) });
-        ds.end(undefined, `content-type ${contentType} is neither gRPC nor one of the gRPC-web types: application/grpc-web, application/grpc-web+proto, application/grpc-web-text, application/grpc-web-text+proto`);
+        ds.end(undefined, `content-type ${contentType} is neither gRPC nor one of the gRPC-web types: ${GRPC_WEB_CONTENT_TYPES.join(', ')}`);
       } else {
         ds.sendHeaders(404, { 'content-type': 'text/plain' });
         ds.write('not found');
@@ -626,6 +621,12 @@ class Relay {
     }
     if (deadline > 0) this.deadlineTimer = setTimeout(() => this.abort(status.DEADLINE_EXCEEDED, 'deadline exceeded at the gateway'), Math.max(0, deadline - Date.now()));
     if (idleTimeoutMs > 0) this.idleTimer = setTimeout(() => this.abort(status.DEADLINE_EXCEEDED, 'the stream was idle too long'), idleTimeoutMs);
+    stream.on('error', ignore);
+    this.ds.onAbort(() => {
+      if (this.finished) return;
+      stream.close(h2.NGHTTP2_CANCEL);
+      this.finish(status.CANCELLED);
+    });
     if (this.web && !isGrpcAnswer(this.res.headers)) {
       this.startPlainAnswer();
       return;
@@ -654,19 +655,14 @@ class Relay {
       this.endWith({ 'grpc-status': String(status.UNAVAILABLE), 'grpc-message': encodeGrpcMessage(`the ${this.cluster} service reset the call`) });
       this.finish(status.UNAVAILABLE);
     });
-    stream.on('error', ignore);
-    this.ds.onAbort(() => {
-      if (this.finished) return;
-      stream.close(h2.NGHTTP2_CANCEL);
-      this.finish(status.CANCELLED);
-    });
   }
 
   /**
    * An answer that is not gRPC (an HTTP error page from something in front of the service, say)
    * cannot go to a gRPC-web caller as it is: its body is not gRPC frames. As Envoy's grpc_web
    * filter does, its body (the first PLAIN_BODY_MAX bytes) becomes the grpc-message, its HTTP
-   * status gives the grpc-status, and the caller gets a headers-only answer.
+   * status gives the grpc-status, and the caller gets a headers-only answer. (The caller's
+   * leaving and the stream's errors are watched by `start`.)
    */
   private startPlainAnswer(): void {
     const { stream } = this.res;
@@ -678,7 +674,6 @@ class Relay {
       parts.push(chunk);
       size += chunk.length;
     });
-    stream.on('error', ignore);
     stream.on('close', () => {
       if (this.finished) return;
       const http = Number(this.res.headers[':status']);
@@ -689,11 +684,6 @@ class Relay {
         this.ds.sendHeaders(http, { ...this.out, 'grpc-status': String(code), 'grpc-message': encodeGrpcMessage(message), 'content-length': '0' }, { endStream: true });
       }
       this.finish(code);
-    });
-    this.ds.onAbort(() => {
-      if (this.finished) return;
-      stream.close(h2.NGHTTP2_CANCEL);
-      this.finish(status.CANCELLED);
     });
   }
 

@@ -12,11 +12,12 @@ export type Protocol = 'grpc' | 'grpc-web' | 'grpc-web-text';
 /** Which protocol a request speaks, from its content-type; undefined if it is not gRPC at all. */
 export function protocolOf(contentType: string | undefined): Protocol | undefined {
   if (!contentType) return undefined;
-  const web = GRPC_WEB_TYPES.get(contentType);
-  if (web) return web;
-  // Native gRPC: application/grpc, or application/grpc+ a subtype (Envoy's hasGrpcContentType).
-  if (contentType.startsWith('application/grpc') && (contentType.length === 16 || contentType.charCodeAt(16) === 43 /* '+' */)) return 'grpc';
-  return undefined;
+  return GRPC_WEB_TYPES.get(contentType) ?? (isGrpcContentType(contentType) ? 'grpc' : undefined);
+}
+
+/** Envoy's Grpc::Common::hasGrpcContentType: application/grpc, or application/grpc+ a subtype; application/grpc-web is not gRPC. */
+export function isGrpcContentType(contentType: string | undefined): boolean {
+  return contentType !== undefined && contentType.startsWith('application/grpc') && (contentType.length === 16 || contentType.charCodeAt(16) === 43 /* '+' */);
 }
 
 /** The four content-types Envoy's grpc_web filter translates, compared exactly as it compares them. */
@@ -26,6 +27,9 @@ const GRPC_WEB_TYPES = new Map<string, Protocol>([
   ['application/grpc-web-text', 'grpc-web-text'],
   ['application/grpc-web-text+proto', 'grpc-web-text'],
 ]);
+
+/** Those content-types, as a refusal names them. */
+export const GRPC_WEB_CONTENT_TYPES: readonly string[] = [...GRPC_WEB_TYPES.keys()];
 
 /**
  * How a call's answer is encoded, as Envoy's grpc_web filter decides it: native gRPC stays

@@ -30,8 +30,8 @@ export function staticFiles(dir: string): { handler: PlainHandler; built: boolea
       return;
     }
     const file = send(req, ds.path, { root: dir, index: false, dotfiles: 'ignore', ...cacheFor(ds.path) });
-    file.on('error', (err: { status?: number; statusCode?: number }) => {
-      const status = err.status ?? err.statusCode ?? 500;
+    file.on('error', (err: HttpError) => {
+      const status = statusOf(err);
       // Not a file: a route of the client itself (no extension), answered with the app.
       if (status === 404 && !/\.[^/]*$/.test(ds.path)) serveApp(req, res, dir, notBuilt);
       else plain(res, status, status === 404 ? 'not found' : status === 416 ? 'range not satisfiable' : 'the file could not be read');
@@ -49,11 +49,18 @@ function cacheFor(path: string): send.SendOptions {
 
 function serveApp(req: IncomingMessage, res: ServerResponse, dir: string, notBuilt: string): void {
   const app = send(req, '/index.html', { root: dir, index: false, maxAge: 0 });
-  app.on('error', (err: { status?: number; statusCode?: number }) => {
-    const status = err.status ?? err.statusCode ?? 500;
-    plain(res, status === 404 ? 404 : status, status === 404 ? notBuilt : 'the web client could not be read');
+  app.on('error', (err: HttpError) => {
+    const status = statusOf(err);
+    plain(res, status, status === 404 ? notBuilt : 'the web client could not be read');
   });
   app.pipe(res);
+}
+
+/** What `send` emits as 'error': an http-errors object. */
+type HttpError = { status?: number; statusCode?: number };
+
+function statusOf(err: HttpError): number {
+  return err.status ?? err.statusCode ?? 500;
 }
 
 function plain(res: ServerResponse, status: number, text: string, extra: Record<string, string> = {}): void {
