@@ -29,7 +29,6 @@ beforeAll(async () => {
       reached.whole++;
       stream.respond({ ':status': 200, 'content-type': 'application/grpc', 'grpc-status': '0' }, { endStream: true });
     });
-    stream.resume();
   });
   // A Redis that never answers, and a limit check timeout of 1 s: every call waits 1 s for its
   // limits (then fails open), so a caller can leave while its call waits for them.

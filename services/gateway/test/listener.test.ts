@@ -81,6 +81,10 @@ describe('listener idle_timeout', () => {
 });
 
 describe('listener protocol sniffing', () => {
+  const PREFACE = 'PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n';
+  /** An empty SETTINGS frame, the first frame an HTTP/2 client sends after the preface. */
+  const SETTINGS = Buffer.from([0, 0, 0, 4, 0, 0, 0, 0, 0]);
+
   /** Everything the socket receives until it closes, or until `ms` pass. */
   function received(socket: net.Socket, ms: number): Promise<string> {
     return new Promise((resolve) => {
@@ -106,7 +110,7 @@ describe('listener protocol sniffing', () => {
       if (first === 'PRI') {
         // The rest of HTTP/2's preface, then an empty SETTINGS frame: the HTTP/2 server answers with its own.
         const answer = received(slow, 1000);
-        slow.write(Buffer.concat([Buffer.from(' * HTTP/2.0\r\n\r\nSM\r\n\r\n'), Buffer.from([0, 0, 0, 4, 0, 0, 0, 0, 0])]));
+        slow.write(Buffer.concat([Buffer.from(PREFACE.slice(first.length)), SETTINGS]));
         const bytes = Buffer.from(await answer, 'latin1');
         expect(bytes[3]).toBe(4); // a SETTINGS frame
       } else {
@@ -131,7 +135,7 @@ describe('listener protocol sniffing', () => {
       server.drain();
       // Accepted before the drain; its HTTP/2 preface and SETTINGS come after it.
       const frames = received(early, 1000);
-      early.write(Buffer.concat([Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n'), Buffer.from([0, 0, 0, 4, 0, 0, 0, 0, 0])]));
+      early.write(Buffer.concat([Buffer.from(PREFACE), SETTINGS]));
       const bytes = Buffer.from(await frames, 'latin1');
       const types: number[] = [];
       for (let at = 0; at + 9 <= bytes.length; at += 9 + bytes.readUIntBE(at, 3)) types.push(bytes[at + 3]);

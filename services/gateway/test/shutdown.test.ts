@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createTestEnv, type TestEnv } from '../../shared/testing/harness';
 import { startGateway } from '../src/main';
-import { startStandIn, type StandIn } from './stand-in';
+import { answerOk, EMPTY_MESSAGE, startStandIn, type StandIn } from './stand-in';
 
 /**
  * The gateway's drain on stop: unary calls in flight finish, streams and calls
@@ -19,8 +19,6 @@ let env: TestEnv;
 let upstream: StandIn;
 let token: string;
 
-/** A gRPC frame holding an empty message (every field at its default). */
-const EMPTY_MESSAGE = Buffer.from([0, 0, 0, 0, 0]);
 
 beforeAll(async () => {
   env = await createTestEnv('gateway_shutdown');
@@ -32,10 +30,7 @@ beforeAll(async () => {
     const path = String(headers[':path']);
     if (path === `${STUDENT}/GetStudent`) {
       setTimeout(() => {
-        if (stream.destroyed) return;
-        stream.respond({ ':status': 200, 'content-type': 'application/grpc' }, { waitForTrailers: true });
-        stream.once('wantTrailers', () => stream.sendTrailers({ 'grpc-status': '0' }));
-        stream.end(EMPTY_MESSAGE);
+        if (!stream.destroyed) answerOk(stream);
       }, 500);
     } else if (path === `${STUDENT}/GetAcademicRecord`) {
       // A unary answer whose body takes a while to arrive (a large record): its headers and

@@ -46,11 +46,19 @@ export async function startStandIn(onStream: (stream: http2.ServerHttp2Stream, h
   };
 }
 
-/** Answers a grpc.health.v1 Check: SERVING, or NOT_SERVING (as a service says while it drains). */
-export function answerHealthCheck(stream: http2.ServerHttp2Stream, serving: boolean): void {
+/** A gRPC frame holding an empty message (every field at its default). */
+export const EMPTY_MESSAGE = Buffer.from([0, 0, 0, 0, 0]);
+
+/** Answers a call OK: HTTP 200, one gRPC frame (`message`, empty unless given), then trailers with grpc-status 0. */
+export function answerOk(stream: http2.ServerHttp2Stream, message: Buffer = EMPTY_MESSAGE): void {
   stream.respond({ ':status': 200, 'content-type': 'application/grpc' }, { waitForTrailers: true });
   stream.once('wantTrailers', () => stream.sendTrailers({ 'grpc-status': '0' }));
-  stream.end(Buffer.from([0, 0, 0, 0, 2, 0x08, serving ? 0x01 : 0x02]));
+  stream.end(message);
+}
+
+/** Answers a grpc.health.v1 Check: SERVING, or NOT_SERVING (as a service says while it drains). */
+export function answerHealthCheck(stream: http2.ServerHttp2Stream, serving: boolean): void {
+  answerOk(stream, Buffer.from([0, 0, 0, 0, 2, 0x08, serving ? 0x01 : 0x02]));
 }
 
 /** Waits until `cond` holds, looking every 10 ms; fails naming `what` after `timeoutMs`. */

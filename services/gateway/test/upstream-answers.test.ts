@@ -5,7 +5,7 @@ import { GrpcWebImpl as StudentWeb, StudentServiceClientImpl } from '../../../ge
 import { createTestEnv, type TestEnv } from '../../shared/testing/harness';
 import { startGateway, type StartedGateway } from '../src/main';
 import { changedEnvoyConfig, webFailure } from './gateway.fixtures';
-import { startStandIn, waitFor, type StandIn } from './stand-in';
+import { answerOk, startStandIn, waitFor, type StandIn } from './stand-in';
 
 // Answers from the service that are not plain gRPC: an HTTP 5xx with a body (as a proxy in
 // front of a service sends), and a stream the service refuses.
@@ -26,15 +26,12 @@ function errorPageService(state: { healthy: boolean; calls: number }): Promise<S
     state.calls++;
     stream.on('end', () => {
       if (state.healthy) {
-        stream.respond({ ':status': 200, 'content-type': 'application/grpc' }, { waitForTrailers: true });
-        stream.once('wantTrailers', () => stream.sendTrailers({ 'grpc-status': '0' }));
-        stream.end(Buffer.from([0, 0, 0, 0, 0]));
+        answerOk(stream);
         return;
       }
       stream.respond({ ':status': 503, 'content-type': 'text/plain' });
       stream.end(ERROR_PAGE);
     });
-    stream.resume();
   });
 }
 
@@ -126,12 +123,7 @@ it('aStreamTheServiceRefuses_isRetriedUnderRetryOnRefusedStream', async () => {
       stream.close(http2.constants.NGHTTP2_REFUSED_STREAM);
       return;
     }
-    stream.on('end', () => {
-      stream.respond({ ':status': 200, 'content-type': 'application/grpc' }, { waitForTrailers: true });
-      stream.once('wantTrailers', () => stream.sendTrailers({ 'grpc-status': '0' }));
-      stream.end(Buffer.from([0, 0, 0, 0, 0]));
-    });
-    stream.resume();
+    stream.on('end', () => answerOk(stream));
   });
   // The student reads' route retries refused streams only.
   const { students, md, done } = await gatewayFor(service, (yaml) => {
